@@ -1,0 +1,21 @@
+// The public surface of @aiam/policy: the pure policy engine. Every export is named here.
+export { AiamError, isAiamError } from './errors.js';
+export {
+  type Finding,
+  type FindingType,
+  type PathElement,
+  formatFindingPath,
+  PolicyValidationError,
+} from './finding.js';
+export {
+  type Arn,
+  formatArn,
+  iamArn,
+  InvalidResourceNameError,
+  managedIdentityArn,
+  mlArn,
+  parseArn,
+  resolveResourcePath,
+  s3Arn,
+  scopeContains,
+} from './resource-name.js';

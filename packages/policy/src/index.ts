@@ -19,3 +19,13 @@ export {
   s3Arn,
   scopeContains,
 } from './resource-name.js';
+export {
+  type AuthorizationRequest,
+  type ContextScalar,
+  type ContextValue,
+  createRequestContext,
+  getContextValue,
+  type RequestContext,
+  type RequestPrincipal,
+} from './request-context.js';
+export type { Decision, DenyReason, EvalDecision, MatchedStatement, PolicyKind } from './decision.js';

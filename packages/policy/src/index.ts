@@ -29,3 +29,59 @@ export {
   type RequestPrincipal,
 } from './request-context.js';
 export type { Decision, DenyReason, EvalDecision, MatchedStatement, PolicyKind } from './decision.js';
+// Policy engine core: documents, parsing, matching, compilation and evaluation.
+export {
+  type ParsedPolicy,
+  PRINCIPAL_TYPES,
+  type PolicyCondition,
+  type PolicyPrincipal,
+  type PolicyStatement,
+  type PolicyVersion,
+  type PrincipalType,
+  policyToJson,
+  serializePolicy,
+} from './policy-document.js';
+export {
+  type ParsePolicyOptions,
+  type ParsePolicyResult,
+  parsePolicy,
+  parsePolicyOrThrow,
+} from './parse-policy.js';
+export {
+  compileWildcard,
+  referenceWildcardMatch,
+  type WildcardOptions,
+  type WildcardPattern,
+  wildcardMatch,
+} from './wildcard-match.js';
+export {
+  mayHaveVariables,
+  type PolicyTemplate,
+  parsePolicyTemplate,
+  type ResolvedTemplate,
+  readVariable,
+  resolveTemplate,
+  type TemplateError,
+  type TemplatePart,
+} from './policy-variables.js';
+export {
+  CONDITION_OPERATOR_NAMES,
+  type ConditionComparison,
+  type ConditionFamily,
+  type ConditionOperator,
+  checkConditionValue,
+  parseConditionDate,
+  parseConditionNumber,
+  parseConditionOperator,
+} from './condition-operators.js';
+export { type CompiledCondition, compileCondition, type EvaluationScratch } from './condition-evaluate.js';
+export { type CidrBlock, cidrContains, type IpAddressValue, parseCidr, parseIpAddress } from './ip-cidr.js';
+export {
+  type CompiledPolicy,
+  type CompiledStatement,
+  type CompilePolicyOptions,
+  compileActionList,
+  compilePolicy,
+  StatementMatch,
+} from './compile-policy.js';
+export { DecisionBuilder, evaluatePolicies, type PolicySet } from './evaluate-policies.js';

@@ -1,0 +1,233 @@
+import {
+  type CompiledCondition,
+  compileCondition,
+  type EvaluationScratch,
+  noteMissingKey,
+} from './condition-evaluate.js';
+import type { MatchedStatement, PolicyKind } from './decision.js';
+import type { ParsedPolicy, PolicyPrincipal, PolicyStatement, PolicyVersion } from './policy-document.js';
+import { type PolicyTemplate, parsePolicyTemplate, resolveTemplate } from './policy-variables.js';
+import type { AuthorizationRequest, RequestContext, RequestPrincipal } from './request-context.js';
+import { compileWildcard, type WildcardPattern } from './wildcard-match.js';
+
+/**
+ * How a statement applied to a request: `None` (it does not), `Yes`, or `DirectPrincipal` (it
+ * applies and its `Principal` names the requester's own ARN: the IAM user or the role-session
+ * ARN; AWS does not cap such a same-account resource-policy grant with the permissions
+ * boundary or the session policy).
+ */
+export const StatementMatch = { None: 0, Yes: 1, DirectPrincipal: 2 } as const;
+/** One of the `StatementMatch` values. */
+export type StatementMatch = (typeof StatementMatch)[keyof typeof StatementMatch];
+
+/**
+ * One compiled statement: of a policy, or an Azure-style role or deny assignment. The evaluator
+ * and the access model's indexes see only this interface.
+ */
+export interface CompiledStatement {
+  readonly policyId: string;
+  readonly kind: PolicyKind;
+  readonly effect: 'Allow' | 'Deny';
+  /** Position in its policy (0-based); 0 for assignments. */
+  readonly index: number;
+  readonly sid?: string;
+  /** The value reported in `Decision.matched` (shared, never mutated). */
+  readonly matched: MatchedStatement;
+  /**
+   * Lowercased service prefixes of the actions it can match (`['s3']`), or undefined when it
+   * can match any service (`*`, a wildcard service, `NotAction`). Used for indexing.
+   */
+  readonly services: readonly string[] | undefined;
+  /**
+   * Whether it applies to `request`. `actionLower` is `request.action` lowercased (done once per
+   * request by the caller). Missing condition keys are noted in `scratch`.
+   */
+  applies(request: AuthorizationRequest, actionLower: string, scratch: EvaluationScratch): StatementMatch;
+}
+
+/** A policy compiled for evaluation: compile once, evaluate many times. */
+export interface CompiledPolicy {
+  readonly id: string;
+  readonly kind: PolicyKind;
+  readonly version: PolicyVersion | undefined;
+  readonly statements: readonly CompiledStatement[];
+  /** The parsed policy it was compiled from. */
+  readonly source: ParsedPolicy;
+}
+
+/** Options for `compilePolicy`. */
+export interface CompilePolicyOptions {
+  /** How decisions name the policy (an ARN, a name). */
+  id: string;
+  kind: PolicyKind;
+}
+
+type ResourceTest = (resource: string, context: RequestContext, scratch: EvaluationScratch) => boolean;
+
+function compileResourceEntry(pattern: string, version: PolicyVersion | undefined): ResourceTest {
+  if (pattern === '*') return () => true;
+  if (version === '2012-10-17' && pattern.includes('${')) {
+    const t = parsePolicyTemplate(pattern);
+    if ('error' in t) return () => false; // refused by parsePolicy; fail closed if built by hand
+    if (!t.hasVariables) {
+      const fixed = resolveTemplate(t, new Map())!;
+      const glob = compileWildcard(fixed.text, { mask: fixed.mask });
+      return (r) => glob.testNormalized(r);
+    }
+    return compileTemplateResource(t);
+  }
+  const glob = compileWildcard(pattern);
+  return (r) => glob.testNormalized(r);
+}
+
+function compileTemplateResource(t: PolicyTemplate): ResourceTest {
+  return (resource, context, scratch) => {
+    const resolved = resolveTemplate(t, context, (key) => noteMissingKey(scratch, key));
+    // AWS: a variable with no value and no default makes this entry match nothing.
+    if (!resolved) return false;
+    return compileWildcard(resolved.text, { mask: resolved.mask }).testNormalized(resource);
+  };
+}
+
+interface PrincipalSet {
+  readonly anyone: boolean;
+  readonly accounts: ReadonlySet<string>;
+  readonly ids: ReadonlySet<string>;
+}
+
+function compilePrincipalSet(p: PolicyPrincipal): PrincipalSet {
+  if (p === '*') return { anyone: true, accounts: new Set(), ids: new Set() };
+  let anyone = false;
+  const accounts = new Set<string>();
+  const ids = new Set<string>();
+  for (const [type, values] of Object.entries(p) as [string, readonly string[]][]) {
+    for (const v of values) {
+      if (v === '*') {
+        // {"AWS": "*"} is everyone, like "*"; a "*" under another type is every such principal,
+        // which aiam cannot tell apart from "*", so it is treated as everyone too.
+        anyone = true;
+      } else if (type === 'AWS' && /^[0-9]{12}$/.test(v)) {
+        accounts.add(v);
+      } else if (type === 'AWS' && /^arn:[^:]+:iam::[0-9]{12}:root$/.test(v)) {
+        // The account principal stands for every principal of that account.
+        accounts.add(v.split(':')[4]!);
+      } else {
+        ids.add(v);
+      }
+    }
+  }
+  return { anyone, accounts, ids };
+}
+
+/** None, Yes (via account, role ARN, `*`), or DirectPrincipal (the requester's own ARN). */
+function matchPrincipalSet(set: PrincipalSet, principal: RequestPrincipal): StatementMatch {
+  if (set.ids.has(principal.arn)) return StatementMatch.DirectPrincipal;
+  if (set.anyone) return StatementMatch.Yes;
+  if (set.accounts.has(principal.account)) return StatementMatch.Yes;
+  const others = principal.identityArns;
+  if (others) for (const arn of others) if (set.ids.has(arn)) return StatementMatch.Yes;
+  return StatementMatch.None;
+}
+
+function actionServices(patterns: readonly string[]): string[] | undefined {
+  const services = new Set<string>();
+  for (const pattern of patterns) {
+    const colon = pattern.indexOf(':');
+    const service = colon < 0 ? pattern : pattern.slice(0, colon);
+    if (colon < 0 || service.includes('*') || service.includes('?')) return undefined;
+    services.add(service.toLowerCase());
+  }
+  return [...services];
+}
+
+/** Compiles a list of action globs into one case-insensitive test of a lowercased action. */
+export function compileActionList(patterns: readonly string[]): (actionLower: string) => boolean {
+  if (patterns.includes('*')) return () => true;
+  const globs: WildcardPattern[] = patterns.map((p) => compileWildcard(p, { caseInsensitive: true }));
+  if (globs.length === 1) {
+    const only = globs[0]!;
+    return (a) => only.testNormalized(a);
+  }
+  return (a) => {
+    for (const g of globs) if (g.testNormalized(a)) return true;
+    return false;
+  };
+}
+
+function compileStatement(
+  s: PolicyStatement,
+  index: number,
+  policyId: string,
+  kind: PolicyKind,
+  version: PolicyVersion | undefined,
+): CompiledStatement {
+  const matched: MatchedStatement = Object.freeze({
+    policyId,
+    policyKind: kind,
+    ...(s.sid !== undefined ? { sid: s.sid } : {}),
+    effect: s.effect,
+    statementIndex: index,
+  });
+  const actionPatterns = s.action ?? s.notAction ?? [];
+  const actionTest = compileActionList(actionPatterns);
+  const actionNegated = s.action === undefined;
+  const resourcePatterns = s.resource ?? s.notResource;
+  const resourceNegated = s.resource === undefined && s.notResource !== undefined;
+  const resourceTests = resourcePatterns?.map((p) => compileResourceEntry(p, version));
+  const principalSet = s.principal ? compilePrincipalSet(s.principal) : undefined;
+  const notPrincipalSet = s.notPrincipal ? compilePrincipalSet(s.notPrincipal) : undefined;
+  const condition: CompiledCondition | undefined = s.condition
+    ? compileCondition(s.condition, version)
+    : undefined;
+
+  return {
+    policyId,
+    kind,
+    effect: s.effect,
+    index,
+    ...(s.sid !== undefined ? { sid: s.sid } : {}),
+    matched,
+    services: actionNegated ? undefined : actionServices(actionPatterns),
+    applies(request, actionLower, scratch) {
+      if (actionTest(actionLower) === actionNegated) return StatementMatch.None;
+      if (resourceTests) {
+        let hit = false;
+        for (const test of resourceTests) {
+          if (test(request.resource, request.context, scratch)) {
+            hit = true;
+            break;
+          }
+        }
+        if (hit === resourceNegated) return StatementMatch.None;
+      }
+      let how: StatementMatch = StatementMatch.Yes;
+      if (principalSet) {
+        how = matchPrincipalSet(principalSet, request.principal);
+        if (how === StatementMatch.None) return how;
+      } else if (notPrincipalSet) {
+        if (matchPrincipalSet(notPrincipalSet, request.principal) !== StatementMatch.None)
+          return StatementMatch.None;
+      }
+      if (condition && !condition.evaluate(request.context, scratch)) return StatementMatch.None;
+      return how;
+    },
+  };
+}
+
+/**
+ * Compiles a parsed policy once, so each decision only runs precompiled matchers.
+ *
+ * @example
+ * const policy = compilePolicy(parsePolicyOrThrow(json, { kind: 'identity' }), { id: 'readData', kind: 'identity' });
+ */
+export function compilePolicy(parsed: ParsedPolicy, options: CompilePolicyOptions): CompiledPolicy {
+  return {
+    id: options.id,
+    kind: options.kind,
+    version: parsed.version,
+    statements: parsed.statements.map((s, i) =>
+      compileStatement(s, i, options.id, options.kind, parsed.version),
+    ),
+    source: parsed,
+  };
+}

@@ -1,0 +1,259 @@
+import {
+  type ConditionOperator,
+  parseConditionDate,
+  parseConditionNumber,
+  parseConditionOperator,
+} from './condition-operators.js';
+import { cidrContains, parseCidr, parseIpAddress } from './ip-cidr.js';
+import type { PolicyCondition, PolicyVersion } from './policy-document.js';
+import { type PolicyTemplate, parsePolicyTemplate, resolveTemplate } from './policy-variables.js';
+import type { ContextScalar, RequestContext } from './request-context.js';
+import { compileWildcard, type WildcardPattern } from './wildcard-match.js';
+
+/**
+ * Per-evaluation scratch space: the condition keys the request lacked. Allocated lazily so a
+ * request that has every key costs nothing.
+ */
+export interface EvaluationScratch {
+  missing: Set<string> | undefined;
+}
+
+/** Records a missing condition key (lowercased). */
+export function noteMissingKey(scratch: EvaluationScratch, key: string): void {
+  if (scratch.missing === undefined) scratch.missing = new Set();
+  scratch.missing.add(key);
+}
+
+/** A `Condition` block compiled for repeated evaluation. */
+export interface CompiledCondition {
+  /** Lowercased condition keys it reads. */
+  readonly keys: readonly string[];
+  /**
+   * True when every operator/key pair holds (AND across operators and keys, OR across a key's
+   * values). Evaluates every pair, without short-circuit, so that all missing keys are reported.
+   */
+  evaluate(context: RequestContext, scratch: EvaluationScratch): boolean;
+}
+
+type ValueTest = (value: ContextScalar, context: RequestContext, scratch: EvaluationScratch) => boolean;
+
+function arnParts(value: string): string[] | undefined {
+  const parts: string[] = [];
+  let start = 0;
+  for (let i = 0; i < 5; i++) {
+    const next = value.indexOf(':', start);
+    if (next < 0) return undefined;
+    parts.push(value.slice(start, next));
+    start = next + 1;
+  }
+  parts.push(value.slice(start));
+  return parts;
+}
+
+/** Matches ARN values part by part, each part a case-sensitive glob (AWS's ArnLike). */
+function compileArnTest(pattern: string, mask: Uint8Array | undefined): (value: string) => boolean {
+  const parts = arnParts(pattern);
+  if (!parts) {
+    const whole = compileWildcard(pattern, mask ? { mask } : {});
+    return (value) => whole.test(value);
+  }
+  const matchers: WildcardPattern[] = [];
+  let offset = 0;
+  for (const part of parts) {
+    matchers.push(compileWildcard(part, mask ? { mask: mask.subarray(offset, offset + part.length) } : {}));
+    offset += part.length + 1;
+  }
+  return (value) => {
+    const vp = arnParts(value);
+    if (!vp) return false;
+    for (let i = 0; i < 6; i++) if (!matchers[i]!.test(vp[i]!)) return false;
+    return true;
+  };
+}
+
+function compareOrdered(op: ConditionOperator, a: number, b: number): boolean {
+  switch (op.comparison) {
+    case 'equals':
+      return a === b;
+    case 'lessThan':
+      return a < b;
+    case 'lessThanEquals':
+      return a <= b;
+    case 'greaterThan':
+      return a > b;
+    case 'greaterThanEquals':
+      return a >= b;
+    default:
+      return false;
+  }
+}
+
+/** Builds the test "does this request value match this one policy value". */
+function compileValueTest(op: ConditionOperator, raw: string, variables: boolean): ValueTest {
+  const family = op.family;
+  if (variables && (family === 'String' || family === 'Arn') && raw.includes('${')) {
+    const parsed = parsePolicyTemplate(raw);
+    if ('error' in parsed) return () => false;
+    if (parsed.hasVariables) return compileVariableTest(op, parsed);
+    // Only escapes: resolve once against an empty context.
+    const fixed = resolveTemplate(parsed, new Map());
+    if (fixed) return compileFixedTest(op, fixed.text, fixed.mask);
+  }
+  return compileFixedTest(op, raw, undefined);
+}
+
+function compileFixedTest(op: ConditionOperator, raw: string, mask: Uint8Array | undefined): ValueTest {
+  switch (op.family) {
+    case 'String': {
+      if (op.comparison === 'equals') return (v) => String(v) === raw;
+      if (op.comparison === 'equalsIgnoreCase') {
+        const lower = raw.toLowerCase();
+        return (v) => String(v).toLowerCase() === lower;
+      }
+      const glob = compileWildcard(raw, mask ? { mask } : {});
+      return (v) => glob.test(String(v));
+    }
+    case 'Arn': {
+      const test = compileArnTest(raw, mask);
+      return (v) => test(String(v));
+    }
+    case 'Numeric': {
+      const n = parseConditionNumber(raw);
+      return (v) => {
+        const x = parseConditionNumber(typeof v === 'boolean' ? String(v) : v);
+        return !Number.isNaN(x) && compareOrdered(op, x, n);
+      };
+    }
+    case 'Date': {
+      const t = parseConditionDate(raw);
+      return (v) => {
+        const x = parseConditionDate(typeof v === 'boolean' ? String(v) : v);
+        return !Number.isNaN(x) && compareOrdered(op, x, t);
+      };
+    }
+    case 'Bool': {
+      const lower = raw.toLowerCase();
+      return (v) => String(v).toLowerCase() === lower;
+    }
+    case 'Binary':
+      return (v) => String(v) === raw;
+    case 'IpAddress': {
+      const block = parseCidr(raw);
+      if (!block) return () => false;
+      return (v) => {
+        const ip = parseIpAddress(String(v));
+        return ip !== undefined && cidrContains(block, ip);
+      };
+    }
+    default:
+      return () => false;
+  }
+}
+
+function compileVariableTest(op: ConditionOperator, template: PolicyTemplate): ValueTest {
+  return (v, context, scratch) => {
+    const resolved = resolveTemplate(template, context, (key) => noteMissingKey(scratch, key));
+    // A missing variable without a default makes this value match nothing.
+    if (!resolved) return false;
+    return compileFixedTest(op, resolved.text, resolved.mask)(v, context, scratch);
+  };
+}
+
+interface CompiledPair {
+  readonly key: string;
+  readonly op: ConditionOperator;
+  readonly tests: readonly ValueTest[];
+  /** For `Null`: the policy's expectation that the key is absent (`true`) or present (`false`). */
+  readonly nullExpect: readonly boolean[];
+}
+
+function anyPolicyValue(
+  pair: CompiledPair,
+  v: ContextScalar,
+  ctx: RequestContext,
+  s: EvaluationScratch,
+): boolean {
+  for (const test of pair.tests) if (test(v, ctx, s)) return true;
+  return false;
+}
+
+function evaluatePair(pair: CompiledPair, context: RequestContext, scratch: EvaluationScratch): boolean {
+  const raw = context.get(pair.key);
+  const values: readonly ContextScalar[] | undefined =
+    raw === undefined ? undefined : Array.isArray(raw) ? (raw as readonly ContextScalar[]) : undefined;
+  const absent = raw === undefined || (values !== undefined && values.length === 0);
+  const op = pair.op;
+  if (op.family === 'Null') {
+    for (const expectAbsent of pair.nullExpect) if (expectAbsent === absent) return true;
+    return false;
+  }
+  if (absent) {
+    if (raw === undefined) noteMissingKey(scratch, pair.key);
+    // AWS: ForAllValues is true when the key is missing or empty; ForAnyValue is false.
+    if (op.setOperator === 'ForAllValues') return true;
+    if (op.ifExists) return true;
+    if (op.setOperator === 'ForAnyValue') return false;
+    // A negated operator ("the key must not match") holds when there is no key at all.
+    return op.negated;
+  }
+  if (op.setOperator === 'ForAllValues') {
+    const list = values ?? [raw as ContextScalar];
+    for (const v of list) if (anyPolicyValue(pair, v, context, scratch) === op.negated) return false;
+    return true;
+  }
+  if (op.setOperator === 'ForAnyValue') {
+    const list = values ?? [raw as ContextScalar];
+    for (const v of list) if (anyPolicyValue(pair, v, context, scratch) !== op.negated) return true;
+    return false;
+  }
+  // A single-valued operator on a multi-valued key matches when any request value matches.
+  let matched = false;
+  if (values) {
+    for (const v of values) {
+      if (anyPolicyValue(pair, v, context, scratch)) {
+        matched = true;
+        break;
+      }
+    }
+  } else {
+    matched = anyPolicyValue(pair, raw as ContextScalar, context, scratch);
+  }
+  return op.negated ? !matched : matched;
+}
+
+/**
+ * Compiles a parsed `Condition` block. Operators must already be valid (`parsePolicy` refuses
+ * unknown ones); an unknown operator here compiles to "never matches", failing closed.
+ */
+export function compileCondition(
+  condition: PolicyCondition,
+  version: PolicyVersion | undefined,
+): CompiledCondition {
+  const pairs: CompiledPair[] = [];
+  const variables = version === '2012-10-17';
+  let failClosed = false;
+  for (const [opName, keys] of Object.entries(condition)) {
+    const op = parseConditionOperator(opName);
+    if (!op) {
+      failClosed = true;
+      continue;
+    }
+    for (const [key, vals] of Object.entries(keys)) {
+      pairs.push({
+        key: key.toLowerCase(),
+        op,
+        tests: vals.map((v) => compileValueTest(op, v, variables)),
+        nullExpect: op.family === 'Null' ? vals.map((v) => v.toLowerCase() === 'true') : [],
+      });
+    }
+  }
+  const keys = [...new Set(pairs.map((p) => p.key))];
+  return {
+    keys,
+    evaluate(context, scratch) {
+      let ok = !failClosed;
+      for (const pair of pairs) if (!evaluatePair(pair, context, scratch)) ok = false;
+      return ok;
+    },
+  };
+}

@@ -1,0 +1,381 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { type CompiledPolicy, compilePolicy } from './compile-policy.js';
+import type { PolicyKind } from './decision.js';
+import { evaluatePolicies, type PolicySet } from './evaluate-policies.js';
+import { parsePolicyOrThrow } from './parse-policy.js';
+import { type AuthorizationRequest, createRequestContext, type RequestPrincipal } from './request-context.js';
+
+const V = '2012-10-17';
+let n = 0;
+function policy(kind: PolicyKind, ...statements: Record<string, unknown>[]): CompiledPolicy {
+  const parsed = parsePolicyOrThrow({ Version: V, Statement: statements }, { kind });
+  return compilePolicy(parsed, { id: `${kind}-${n++}`, kind });
+}
+const allow = (action: string | string[], resource: string | string[] = '*', extra = {}) => ({
+  Effect: 'Allow',
+  Action: action,
+  Resource: resource,
+  ...extra,
+});
+const deny = (action: string | string[], resource: string | string[] = '*', extra = {}) => ({
+  Effect: 'Deny',
+  Action: action,
+  Resource: resource,
+  ...extra,
+});
+
+const ACCT = '111122223333';
+const OTHER = '444455556666';
+const alice: RequestPrincipal = { arn: `arn:aws:iam::${ACCT}:user/alice`, account: ACCT };
+const roleArn = `arn:aws:iam::${ACCT}:role/trainer`;
+const session: RequestPrincipal = {
+  arn: `arn:aws:sts::${ACCT}:assumed-role/trainer/run-1`,
+  account: ACCT,
+  identityArns: [roleArn],
+};
+const foreign: RequestPrincipal = { arn: `arn:aws:iam::${OTHER}:user/bob`, account: OTHER };
+const OBJ = 'arn:aws:s3:::training-data/set1/a.csv';
+
+function req(
+  principal: RequestPrincipal,
+  action: string,
+  resource = OBJ,
+  ctx: Record<string, string> = {},
+): AuthorizationRequest {
+  return { principal, action, resource, context: createRequestContext(ctx) };
+}
+function decide(r: AuthorizationRequest, set: PolicySet) {
+  return evaluatePolicies(r, set);
+}
+
+// Each rule cites https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+// unless noted.
+describe('evaluatePolicies: AWS evaluation logic', () => {
+  it('denies by default (implicit deny) when nothing allows', () => {
+    const d = decide(req(alice, 's3:GetObject'), {});
+    assert.equal(d.decision, 'implicitDeny');
+    assert.equal(d.reason, 'no-allow');
+  });
+
+  it('allows when an identity-based policy allows', () => {
+    const d = decide(req(alice, 's3:GetObject'), {
+      identity: [policy('identity', allow('s3:GetObject', 'arn:aws:s3:::training-data/*'))],
+    });
+    assert.equal(d.decision, 'allowed');
+    assert.equal(d.reason, undefined);
+    assert.equal(d.matched.length, 1);
+  });
+
+  it('an explicit deny in any identity policy overrides an allow', () => {
+    const d = decide(req(alice, 's3:GetObject'), {
+      identity: [
+        policy('identity', allow('s3:*')),
+        policy('identity', { Sid: 'NoData', ...deny('s3:Get*', 'arn:aws:s3:::training-data/*') }),
+      ],
+    });
+    assert.equal(d.decision, 'explicitDeny');
+    assert.equal(d.reason, 'explicit-deny');
+    assert.deepEqual(
+      d.matched.map((m) => m.effect),
+      ['Allow', 'Deny'],
+    );
+    assert.equal(d.matched[1]!.sid, 'NoData');
+  });
+
+  it('an explicit deny in a resource policy overrides an identity allow', () => {
+    const d = decide(req(alice, 's3:GetObject'), {
+      identity: [policy('identity', allow('s3:*'))],
+      resource: [policy('resource', deny('s3:*', '*', { Principal: '*' }))],
+    });
+    assert.equal(d.decision, 'explicitDeny');
+  });
+
+  it('an explicit deny in a permissions boundary or session policy wins', () => {
+    const id = [policy('identity', allow('*'))];
+    assert.equal(
+      decide(req(alice, 's3:GetObject'), {
+        identity: id,
+        permissionsBoundary: policy('boundary', allow('*'), deny('s3:GetObject')),
+      }).decision,
+      'explicitDeny',
+    );
+    assert.equal(
+      decide(req(session, 's3:GetObject'), {
+        identity: id,
+        session: [policy('session', allow('*'), deny('s3:GetObject'))],
+      }).decision,
+      'explicitDeny',
+    );
+  });
+
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+  it('a permissions boundary caps identity-based grants', () => {
+    const id = [policy('identity', allow(['s3:GetObject', 's3:PutObject']))];
+    const boundary = policy('boundary', allow('s3:GetObject'));
+    assert.equal(
+      decide(req(alice, 's3:GetObject'), { identity: id, permissionsBoundary: boundary }).decision,
+      'allowed',
+    );
+    const d = decide(req(alice, 's3:PutObject'), { identity: id, permissionsBoundary: boundary });
+    assert.equal(d.decision, 'implicitDeny');
+    assert.equal(d.reason, 'boundary');
+  });
+
+  it('a permissions boundary alone grants nothing', () => {
+    const d = decide(req(alice, 's3:GetObject'), { permissionsBoundary: policy('boundary', allow('*')) });
+    assert.equal(d.decision, 'implicitDeny');
+    assert.equal(d.reason, 'no-allow');
+  });
+
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session
+  it('session policies cap the role identity policies', () => {
+    const id = [policy('identity', allow('s3:*'))];
+    const sess = [policy('session', allow('s3:GetObject'))];
+    assert.equal(decide(req(session, 's3:GetObject'), { identity: id, session: sess }).decision, 'allowed');
+    const d = decide(req(session, 's3:PutObject'), { identity: id, session: sess });
+    assert.equal(d.decision, 'implicitDeny');
+    assert.equal(d.reason, 'session-policy');
+    assert.equal(
+      decide(req(session, 's3:GetObject'), { identity: id, session: [] }).decision,
+      'implicitDeny',
+    );
+  });
+
+  it('a same-account resource policy can grant on its own', () => {
+    const r = [
+      policy(
+        'resource',
+        allow('s3:GetObject', 'arn:aws:s3:::training-data/*', { Principal: { AWS: alice.arn } }),
+      ),
+    ];
+    assert.equal(decide(req(alice, 's3:GetObject'), { resource: r }).decision, 'allowed');
+    assert.equal(decide(req(alice, 's3:PutObject'), { resource: r }).decision, 'implicitDeny');
+  });
+
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+  // ("Resource-based policies ... that specify the user ARN ... are not limited by the boundary")
+  it('a resource policy naming the IAM user ARN is not capped by the boundary', () => {
+    const r = [policy('resource', allow('s3:GetObject', '*', { Principal: { AWS: alice.arn } }))];
+    const d = decide(req(alice, 's3:GetObject'), {
+      resource: r,
+      permissionsBoundary: policy('boundary', allow('ml:*')),
+    });
+    assert.equal(d.decision, 'allowed');
+  });
+
+  it('a resource policy naming the role ARN is capped by boundary and session policy', () => {
+    const r = [policy('resource', allow('s3:GetObject', '*', { Principal: { AWS: roleArn } }))];
+    assert.equal(decide(req(session, 's3:GetObject'), { resource: r }).decision, 'allowed');
+    assert.equal(
+      decide(req(session, 's3:GetObject'), {
+        resource: r,
+        permissionsBoundary: policy('boundary', allow('ml:*')),
+      }).reason,
+      'boundary',
+    );
+    assert.equal(
+      decide(req(session, 's3:GetObject'), { resource: r, session: [policy('session', allow('ml:*'))] })
+        .reason,
+      'session-policy',
+    );
+  });
+
+  it('a resource policy naming the role-session ARN is not capped by the session policy', () => {
+    const r = [policy('resource', allow('s3:GetObject', '*', { Principal: { AWS: session.arn } }))];
+    assert.equal(
+      decide(req(session, 's3:GetObject'), { resource: r, session: [policy('session', allow('ml:*'))] })
+        .decision,
+      'allowed',
+    );
+  });
+
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html
+  it('cross-account requests need both the identity side and the resource side', () => {
+    const resource = `arn:aiam:ml::${ACCT}:workspace/ws/model/m`;
+    const r = [policy('resource', allow('ml:*', '*', { Principal: { AWS: OTHER } }))];
+    const id = [policy('identity', allow('ml:GetModel'))];
+    assert.equal(decide(req(foreign, 'ml:GetModel', resource), { resource: r }).decision, 'implicitDeny');
+    assert.equal(decide(req(foreign, 'ml:GetModel', resource), { identity: id }).decision, 'implicitDeny');
+    assert.equal(
+      decide(req(foreign, 'ml:GetModel', resource), { identity: id, resource: r }).decision,
+      'allowed',
+    );
+  });
+
+  it('takes the resource account from aws:ResourceAccount when the ARN has none', () => {
+    const id = [policy('identity', allow('s3:GetObject'))];
+    assert.equal(
+      decide(req(foreign, 's3:GetObject', OBJ, { 'aws:ResourceAccount': ACCT }), { identity: id }).decision,
+      'implicitDeny',
+    );
+    assert.equal(decide(req(foreign, 's3:GetObject', OBJ), { identity: id }).decision, 'allowed');
+  });
+
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html
+  describe('Principal and NotPrincipal', () => {
+    const cases: [string, unknown, RequestPrincipal, boolean][] = [
+      ['"*" matches anyone', '*', alice, true],
+      ['{"AWS":"*"} matches anyone', { AWS: '*' }, alice, true],
+      ['an account id matches any principal of that account', { AWS: ACCT }, session, true],
+      [
+        'an account root ARN matches any principal of that account',
+        { AWS: `arn:aws:iam::${ACCT}:root` },
+        alice,
+        true,
+      ],
+      [
+        'an account root ARN does not match another account',
+        { AWS: `arn:aws:iam::${OTHER}:root` },
+        alice,
+        false,
+      ],
+      ['a user ARN matches that user', { AWS: alice.arn }, alice, true],
+      ['a user ARN matches no one else', { AWS: alice.arn }, session, false],
+      ['a role ARN matches its sessions', { AWS: roleArn }, session, true],
+      [
+        'a Service principal matches that service',
+        { Service: 'pipelines.aiam' },
+        { arn: 'pipelines.aiam', account: ACCT },
+        true,
+      ],
+      [
+        'a Federated principal matches that provider',
+        { Federated: 'arn:aws:iam::111122223333:oidc-provider/ci' },
+        { arn: 'arn:aws:iam::111122223333:oidc-provider/ci', account: ACCT },
+        true,
+      ],
+    ];
+    for (const [name, principal, who, expected] of cases) {
+      it(name, () => {
+        const r = [policy('resource', allow('s3:GetObject', '*', { Principal: principal }))];
+        assert.equal(
+          decide(req(who, 's3:GetObject'), { resource: r }).decision,
+          expected ? 'allowed' : 'implicitDeny',
+        );
+      });
+    }
+  });
+
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html
+  it('NotPrincipal with Deny denies everyone but the named principal', () => {
+    const r = [
+      policy(
+        'resource',
+        { Effect: 'Allow', Principal: '*', Action: 's3:*', Resource: '*' },
+        { Effect: 'Deny', NotPrincipal: { AWS: alice.arn }, Action: 's3:*', Resource: '*' },
+      ),
+    ];
+    assert.equal(decide(req(alice, 's3:GetObject'), { resource: r }).decision, 'allowed');
+    assert.equal(decide(req(session, 's3:GetObject'), { resource: r }).decision, 'explicitDeny');
+  });
+
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notaction.html
+  it('NotAction matches every action except those listed', () => {
+    const id = [policy('identity', { Effect: 'Allow', NotAction: 'iam:*', Resource: '*' })];
+    assert.equal(decide(req(alice, 's3:GetObject'), { identity: id }).decision, 'allowed');
+    assert.equal(decide(req(alice, 'IAM:CreateUser'), { identity: id }).decision, 'implicitDeny');
+  });
+
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notresource.html
+  it('NotResource matches every resource except those listed', () => {
+    const id = [
+      policy('identity', allow('s3:*'), {
+        Effect: 'Deny',
+        Action: 's3:*',
+        NotResource: 'arn:aws:s3:::training-data/*',
+      }),
+    ];
+    assert.equal(decide(req(alice, 's3:GetObject'), { identity: id }).decision, 'allowed');
+    assert.equal(
+      decide(req(alice, 's3:GetObject', 'arn:aws:s3:::secrets/x'), { identity: id }).decision,
+      'explicitDeny',
+    );
+  });
+
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html (case-insensitive)
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html (case-sensitive)
+  it('matches actions case-insensitively and resources case-sensitively', () => {
+    const id = [policy('identity', allow('S3:getobject', 'arn:aws:s3:::training-data/*'))];
+    assert.equal(decide(req(alice, 's3:GetObject'), { identity: id }).decision, 'allowed');
+    assert.equal(
+      decide(req(alice, 's3:GetObject', 'arn:aws:s3:::Training-Data/x'), { identity: id }).decision,
+      'implicitDeny',
+    );
+  });
+
+  it('reports each matched statement with policy id, kind, Sid, effect and position', () => {
+    const p = policy('identity', allow('ml:*'), { Sid: 'Read', ...allow('s3:GetObject') });
+    const d = decide(req(alice, 's3:GetObject'), { identity: [p] });
+    assert.deepEqual(d.matched, [
+      { policyId: p.id, policyKind: 'identity', sid: 'Read', effect: 'Allow', statementIndex: 1 },
+    ]);
+  });
+});
+
+describe('evaluatePolicies: properties', () => {
+  const action = fc.constantFrom('s3:GetObject', 's3:PutObject', 'ml:InvokeEndpoint', 'iam:CreateUser');
+  const pattern = fc.constantFrom('*', 's3:*', 's3:Get*', 'ml:InvokeEndpoint', 'iam:*', 's3:*Object');
+  const resource = fc.constantFrom(OBJ, 'arn:aws:s3:::other/x', `arn:aiam:ml::${ACCT}:workspace/ws`);
+  const rpattern = fc.constantFrom(
+    '*',
+    'arn:aws:s3:::training-data/*',
+    'arn:aws:s3:::*',
+    `arn:aiam:ml::${ACCT}:*`,
+  );
+  const statement = fc.record({
+    Effect: fc.constantFrom('Allow', 'Deny'),
+    Action: pattern,
+    Resource: rpattern,
+  });
+  const set = fc.record({
+    identity: fc.array(fc.array(statement, { minLength: 1, maxLength: 3 }), { maxLength: 3 }),
+    boundary: fc.option(fc.array(statement, { minLength: 1, maxLength: 2 }), { nil: undefined }),
+    resource: fc.array(fc.array(statement, { minLength: 1, maxLength: 2 }), { maxLength: 2 }),
+  });
+  const build = (s: {
+    identity: Record<string, unknown>[][];
+    boundary?: Record<string, unknown>[];
+    resource: Record<string, unknown>[][];
+  }): PolicySet => ({
+    identity: s.identity.map((st) => policy('identity', ...st)),
+    resource: s.resource.map((st) =>
+      policy('resource', ...st.map((x) => ({ ...x, Principal: { AWS: ACCT } }))),
+    ),
+    ...(s.boundary ? { permissionsBoundary: policy('boundary', ...s.boundary) } : {}),
+  });
+
+  it('adding an Allow never turns Allow into Deny', () => {
+    fc.assert(
+      fc.property(set, action, resource, pattern, rpattern, (s, a, r, ap, rp) => {
+        const before = decide(req(alice, a, r), build(s));
+        const after = decide(
+          req(alice, a, r),
+          build({ ...s, identity: [...s.identity, [{ Effect: 'Allow', Action: ap, Resource: rp }]] }),
+        );
+        if (before.decision === 'allowed') assert.equal(after.decision, 'allowed');
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('adding a Deny never turns Deny into Allow, and an explicit deny always wins', () => {
+    fc.assert(
+      fc.property(set, action, resource, pattern, rpattern, (s, a, r, ap, rp) => {
+        const before = decide(req(alice, a, r), build(s));
+        const after = decide(
+          req(alice, a, r),
+          build({ ...s, identity: [...s.identity, [{ Effect: 'Deny', Action: ap, Resource: rp }]] }),
+        );
+        if (before.decision !== 'allowed') assert.notEqual(after.decision, 'allowed');
+        const denied = decide(
+          req(alice, a, r),
+          build({ ...s, identity: [...s.identity, [{ Effect: 'Deny', Action: '*', Resource: '*' }]] }),
+        );
+        assert.equal(denied.decision, 'explicitDeny');
+      }),
+      { numRuns: 400 },
+    );
+  });
+});

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: IAM policy variables are written ${key}.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -303,6 +304,83 @@ describe('evaluatePolicies: AWS evaluation logic', () => {
       decide(req(alice, 's3:GetObject', 'arn:aws:s3:::Training-Data/x'), { identity: id }).decision,
       'implicitDeny',
     );
+  });
+
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html
+  describe('policy variables in Resource', () => {
+    const home = policy('identity', allow('s3:*', 'arn:aws:s3:::data/${aws:username}/*'));
+    it('substitutes the requester name', () => {
+      assert.equal(
+        decide(req(alice, 's3:GetObject', 'arn:aws:s3:::data/alice/x', { 'aws:username': 'alice' }), {
+          identity: [home],
+        }).decision,
+        'allowed',
+      );
+      assert.equal(
+        decide(req(alice, 's3:GetObject', 'arn:aws:s3:::data/bob/x', { 'aws:username': 'alice' }), {
+          identity: [home],
+        }).decision,
+        'implicitDeny',
+      );
+    });
+    it('a name containing * never widens the grant', () => {
+      assert.equal(
+        decide(req(alice, 's3:GetObject', 'arn:aws:s3:::data/bob/x', { 'aws:username': '*' }), {
+          identity: [home],
+        }).decision,
+        'implicitDeny',
+      );
+      assert.equal(
+        decide(req(alice, 's3:GetObject', 'arn:aws:s3:::data/*/x', { 'aws:username': '*' }), {
+          identity: [home],
+        }).decision,
+        'allowed',
+      );
+    });
+    it('a missing variable makes the entry match nothing and is reported', () => {
+      const d = decide(req(alice, 's3:GetObject', 'arn:aws:s3:::data/alice/x'), { identity: [home] });
+      assert.equal(d.decision, 'implicitDeny');
+      assert.deepEqual(d.missingContextValues, ['aws:username']);
+    });
+    it('is literal without Version 2012-10-17', () => {
+      const legacy = compilePolicy(
+        parsePolicyOrThrow(
+          { Statement: [allow('s3:*', 'arn:aws:s3:::data/${aws:username}/*')] },
+          { kind: 'identity' },
+        ),
+        { id: 'l', kind: 'identity' },
+      );
+      assert.equal(
+        decide(req(alice, 's3:GetObject', 'arn:aws:s3:::data/alice/x', { 'aws:username': 'alice' }), {
+          identity: [legacy],
+        }).decision,
+        'implicitDeny',
+      );
+      assert.equal(
+        decide(req(alice, 's3:GetObject', 'arn:aws:s3:::data/${aws:username}/x'), { identity: [legacy] })
+          .decision,
+        'allowed',
+      );
+    });
+  });
+
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html
+  it('applies a statement only when its Condition holds', () => {
+    const p = policy(
+      'identity',
+      allow('s3:GetObject', '*', { Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/8' } } }),
+    );
+    assert.equal(
+      decide(req(alice, 's3:GetObject', OBJ, { 'aws:SourceIp': '10.1.2.3' }), { identity: [p] }).decision,
+      'allowed',
+    );
+    assert.equal(
+      decide(req(alice, 's3:GetObject', OBJ, { 'aws:SourceIp': '192.0.2.1' }), { identity: [p] }).decision,
+      'implicitDeny',
+    );
+    assert.deepEqual(decide(req(alice, 's3:GetObject', OBJ), { identity: [p] }).missingContextValues, [
+      'aws:sourceip',
+    ]);
   });
 
   it('reports each matched statement with policy id, kind, Sid, effect and position', () => {

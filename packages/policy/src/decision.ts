@@ -24,6 +24,8 @@ export interface MatchedStatement {
   effect: 'Allow' | 'Deny';
   /** Position of the statement in its policy (0-based). For assignments, 0. */
   statementIndex: number;
+  /** For a role assignment: the id of the role definition it grants. */
+  roleDefinitionId?: string;
 }
 
 /**

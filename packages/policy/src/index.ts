@@ -85,3 +85,17 @@ export {
   StatementMatch,
 } from './compile-policy.js';
 export { DecisionBuilder, evaluatePolicies, type PolicySet } from './evaluate-policies.js';
+export {
+  type CompiledRoleDefinition,
+  compileDenyAssignment,
+  compileRoleAssignment,
+  compileRoleDefinition,
+  DEFAULT_DATA_ACTIONS,
+  type DataActionPredicate,
+  type DenyAssignment,
+  defaultIsDataAction,
+  InvalidRoleAssignmentError,
+  type RoleAssignment,
+  type RoleAssignmentOptions,
+  type RoleDefinition,
+} from './role-assignment.js';

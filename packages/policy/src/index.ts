@@ -99,3 +99,47 @@ export {
   type RoleAssignmentOptions,
   type RoleDefinition,
 } from './role-assignment.js';
+// Validation, the action catalog and SimulateCustomPolicy.
+export {
+  type AccessLevel,
+  type ActionDefinition,
+  type ActionPlane,
+  actionSupportsConditionKey,
+  type Catalog,
+  type ConditionKeyDefinition,
+  type ConditionKeyType,
+  catalog,
+  findAction,
+  findBuiltInRole,
+  findConditionKey,
+  findService,
+  isDataAction,
+  isUnsupportedGlobalConditionKey,
+  listActions,
+  matchActions,
+  type ResourceTypeDefinition,
+  type RoleDefinitionTemplate,
+  type ServiceDefinition,
+} from './catalog/catalog.js';
+export {
+  type JsonSource,
+  JsonSyntaxError,
+  parseJsonSource,
+  type SourcePosition,
+  type SourceSpan,
+} from './json-source.js';
+export {
+  type ContextEntry,
+  type ContextKeyType,
+  type EvaluationResult,
+  type InvalidPolicyInput,
+  InvalidSimulationRequestError,
+  type Position,
+  readSimulateCustomPolicyRequest,
+  type SimulateCustomPolicyRequest,
+  type SimulateCustomPolicyResponse,
+  type SimulateCustomPolicyResult,
+  type SimulationStatement,
+  simulateCustomPolicy,
+} from './simulate-custom-policy.js';
+export { type ValidatePolicyOptions, type ValidatePolicyType, validatePolicy } from './validate-policy.js';

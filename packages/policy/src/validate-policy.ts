@@ -1,0 +1,585 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: IAM policy variables are written ${key}.
+import {
+  type ConditionKeyType,
+  findAction,
+  findConditionKey,
+  findService,
+  isUnsupportedGlobalConditionKey,
+  listActions,
+  matchActions,
+} from './catalog/catalog.js';
+import { type ConditionFamily, parseConditionOperator } from './condition-operators.js';
+import type { PolicyKind } from './decision.js';
+import type { Finding, FindingType, PathElement } from './finding.js';
+import { JsonSyntaxError, parseJsonSource } from './json-source.js';
+import { parsePolicy } from './parse-policy.js';
+import { wildcardMatch } from './wildcard-match.js';
+
+/** The policy types of Access Analyzer's ValidatePolicy. */
+export type ValidatePolicyType = 'IDENTITY_POLICY' | 'RESOURCE_POLICY' | 'SERVICE_CONTROL_POLICY';
+
+/** Options for `validatePolicy`. */
+export interface ValidatePolicyOptions {
+  /** Default `IDENTITY_POLICY`. */
+  policyType?: ValidatePolicyType;
+  /**
+   * The engine's finer kind, when the caller knows it (`trust` for a role trust policy,
+   * `boundary`, `session`); it overrides the kind derived from `policyType`.
+   */
+  kind?: PolicyKind;
+}
+
+type Path = readonly PathElement[];
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A string-or-array element as [value, path] pairs; non-strings are skipped (the parser reports them). */
+function entries(value: unknown, path: Path): [string, PathElement[]][] {
+  if (typeof value === 'string') return [[value, [...path]]];
+  if (!Array.isArray(value)) return [];
+  const out: [string, PathElement[]][] = [];
+  value.forEach((v, i) => {
+    if (typeof v === 'string') out.push([v, [...path, { index: i }]]);
+  });
+  return out;
+}
+
+function hasWildcard(text: string): boolean {
+  return text.includes('*') || text.includes('?');
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+function closestAction(service: string, name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const a of listActions()) {
+    if (a.service !== service) continue;
+    const d = editDistance(a.name.toLowerCase(), `${service}:${name}`.toLowerCase());
+    if (d < bestDistance) {
+      best = a.name;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= 3 ? best : undefined;
+}
+
+// The partitions an aiam server answers to: AWS's (so documents written for AWS work verbatim)
+// and aiam's own, for resources AWS has no name for.
+const PARTITIONS = new Set(['aws', 'aiam', 'aws-cn', 'aws-us-gov']);
+// S3 bucket names are global: AWS refuses a region or account in an S3 ARN.
+const NO_ACCOUNT_SERVICES = new Set(['s3']);
+
+function isPattern(text: string): boolean {
+  return hasWildcard(text) || text.includes('${');
+}
+
+function templateRegex(template: string): RegExp {
+  // `arn:${Partition}:ml::${Account}:workspace/${WorkspaceName}` -> one path segment per
+  // placeholder, except names that may span segments (object keys, IAM paths).
+  const resource = template.split(':').slice(5).join(':');
+  let out = '';
+  for (const part of resource.split(/(\$\{[A-Za-z]+\})/)) {
+    if (part.startsWith('${')) out += /ObjectName|WithPath/.test(part) ? '.+' : '[^/]+';
+    else out += part.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&');
+  }
+  return new RegExp(`^${out}$`);
+}
+
+/** Which condition-key types an operator family may compare without a type mismatch. */
+const FAMILY_TYPES: Record<Exclude<ConditionFamily, 'Null'>, readonly ConditionKeyType[]> = {
+  // AWS compares ARN keys with String operators too (StringLike on aws:PrincipalArn is common).
+  String: ['String', 'ArrayOfString', 'ARN', 'ArrayOfARN'],
+  Arn: ['ARN', 'ArrayOfARN'],
+  Numeric: ['Numeric'],
+  Date: ['Date'],
+  Bool: ['Bool'],
+  IpAddress: ['IPAddress'],
+  Binary: ['Binary'],
+};
+
+function expectedFamily(type: ConditionKeyType): string {
+  switch (type) {
+    case 'String':
+    case 'ArrayOfString':
+      return 'String';
+    case 'ARN':
+    case 'ArrayOfARN':
+      return 'Arn (or String)';
+    case 'IPAddress':
+      return 'IpAddress/NotIpAddress';
+    default:
+      return type;
+  }
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (isRecord(value)) {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+class Checker {
+  readonly findings: Finding[] = [];
+
+  add(findingType: FindingType, issueCode: string, findingDetails: string, path: Path): void {
+    this.findings.push({ findingType, issueCode, findingDetails, path: [...path] });
+  }
+
+  checkActions(statement: Record<string, unknown>, base: Path, element: 'Action' | 'NotAction'): void {
+    const list = entries(statement[element], [...base, { value: element }]);
+    for (const [action, path] of list) {
+      if (action === '*') continue;
+      const colon = action.indexOf(':');
+      if (colon <= 0) continue; // the parser reports malformed actions
+      const service = action.slice(0, colon);
+      const name = action.slice(colon + 1);
+      if (hasWildcard(service)) {
+        this.add(
+          'SUGGESTION',
+          'WILDCARD_IN_SERVICE_NAME',
+          `"${action}" uses a wildcard in the service name; name the services (s3, iam, ml, ...) so the grant cannot grow when aiam adds one.`,
+          path,
+        );
+        continue;
+      }
+      if (!findService(service)) {
+        this.add(
+          'WARNING',
+          'UNSUPPORTED_SERVICE_IN_ACTION',
+          `aiam serves no "${service}" service, so "${action}" never matches a request. aiam's services: ${['s3', 'iam', 'sts', 'ml', 'aiam', 'scim'].join(', ')} (see docs/actions.md).`,
+          path,
+        );
+        continue;
+      }
+      if (hasWildcard(name)) {
+        if (matchActions(action).length === 0) {
+          this.add(
+            'ERROR',
+            'INVALID_ACTION',
+            `"${action}" matches no ${service} action; see docs/actions.md for the list.`,
+            path,
+          );
+        }
+      } else if (!findAction(action)) {
+        const hint = closestAction(service, name);
+        this.add(
+          'ERROR',
+          'INVALID_ACTION',
+          `The action ${action} does not exist.${hint ? ` Did you mean ${hint}?` : ''} See docs/actions.md for the ${service} actions.`,
+          path,
+        );
+      }
+    }
+    // Suggestion: an entry that another entry of the same list already covers.
+    for (const [action, path] of list) {
+      if (hasWildcard(action) || !findAction(action)) continue;
+      const cover = list.find(
+        ([other, p]) =>
+          p !== path && other.toLowerCase() !== action.toLowerCase() && wildcardMatch(other, action, true),
+      );
+      const dup = list.find(([other, p]) => p !== path && other.toLowerCase() === action.toLowerCase());
+      if (cover) {
+        this.add(
+          'SUGGESTION',
+          'REDUNDANT_ACTION',
+          `"${action}" is already covered by "${cover[0]}" in this ${element}; remove it.`,
+          path,
+        );
+      } else if (dup && list.indexOf(dup) < list.findIndex(([, p]) => p === path)) {
+        this.add(
+          'SUGGESTION',
+          'REDUNDANT_ACTION',
+          `"${action}" appears twice in this ${element}; remove one.`,
+          path,
+        );
+      }
+    }
+  }
+
+  checkResources(statement: Record<string, unknown>, base: Path, element: 'Resource' | 'NotResource'): void {
+    const list = entries(statement[element], [...base, { value: element }]);
+    for (const [resource, path] of list) this.checkArn(resource, path);
+    for (const [resource, path] of list) {
+      if (isPattern(resource)) continue;
+      const cover = list.find(
+        ([other, p]) => p !== path && other !== resource && wildcardMatch(other, resource),
+      );
+      if (cover) {
+        this.add(
+          'SUGGESTION',
+          'REDUNDANT_RESOURCE',
+          `"${resource}" is already covered by "${cover[0]}" in this ${element}; remove it.`,
+          path,
+        );
+      }
+    }
+  }
+
+  checkArn(resource: string, path: Path): void {
+    if (resource === '*') return;
+    if (!resource.startsWith('arn:')) {
+      // A leading wildcard may stand for "arn:..." itself (`*/training/*`): AWS accepts it.
+      if (resource.startsWith('*') || resource.startsWith('${')) return;
+      this.add(
+        'ERROR',
+        'INVALID_ARN_PREFIX',
+        `"${resource}" is not an ARN: a resource is "*" or starts with "arn:", e.g. arn:aws:s3:::bucket/key.`,
+        path,
+      );
+      return;
+    }
+    const parts = resource.split(':');
+    if (parts.length < 6) {
+      this.add(
+        'ERROR',
+        'MISSING_ARN_FIELD',
+        `"${resource}" has ${parts.length} of the 6 ARN fields (arn:partition:service:region:account:resource); an empty field still needs its ":".`,
+        path,
+      );
+      return;
+    }
+    const [, partition = '', service = '', region = '', account = ''] = parts;
+    const rest = parts.slice(5).join(':');
+    if (!PARTITIONS.has(partition) && !isPattern(partition)) {
+      this.add(
+        'ERROR',
+        'INVALID_PARTITION',
+        `"${partition}" in "${resource}" is not a partition aiam knows; use aws (or aiam).`,
+        path,
+      );
+    }
+    if (service !== service.toLowerCase()) {
+      this.add(
+        'ERROR',
+        'INVALID_ARN_SERVICE_CASE',
+        `The service "${service}" of an ARN must be lowercase.`,
+        path,
+      );
+      return;
+    }
+    const def = findService(service);
+    if (!def) return; // other services' ARNs are fine in a policy; aiam just never sees them
+    if (region !== '' && region !== '*') {
+      this.add(
+        'ERROR',
+        'ARN_REGION_NOT_ALLOWED',
+        `aiam's ${service} resources have no region: leave the region field of "${resource}" empty (arn:${partition}:${service}::ACCOUNT:...).`,
+        path,
+      );
+    }
+    if (NO_ACCOUNT_SERVICES.has(service)) {
+      if (account !== '' && account !== '*') {
+        this.add(
+          'ERROR',
+          'ARN_ACCOUNT_NOT_ALLOWED',
+          `The service ${service} does not take an account ID in its ARNs (bucket names are global): write "arn:${partition}:${service}:::${rest}".`,
+          path,
+        );
+      }
+    } else if (
+      !isPattern(account) &&
+      !/^[0-9]{12}$/.test(account) &&
+      // aiam's own partition also names accounts by a short slug (a self-hosted server's tenant).
+      !(partition === 'aiam' && /^[a-z0-9][a-z0-9-]{0,62}$/.test(account))
+    ) {
+      this.add(
+        'ERROR',
+        'INVALID_ARN_ACCOUNT',
+        `The account "${account}" in "${resource}" is not valid: give the 12-digit account ID (or "*").`,
+        path,
+      );
+    }
+    if (!isPattern(rest) && def.resourceTypes.length > 0) {
+      if (!def.resourceTypes.some((t) => templateRegex(t.arn).test(rest))) {
+        const forms = def.resourceTypes.map((t) => t.arn.split(':').slice(5).join(':')).join(', ');
+        this.add(
+          'ERROR',
+          'INVALID_ARN_RESOURCE',
+          `"${rest}" is not a ${service} resource; the resource part must have one of these forms: ${forms}.`,
+          path,
+        );
+      }
+    }
+  }
+
+  checkCondition(statement: Record<string, unknown>, base: Path, effect: unknown): void {
+    const condition = statement.Condition;
+    if (!isRecord(condition)) return;
+    for (const [opName, block] of Object.entries(condition)) {
+      const op = parseConditionOperator(opName);
+      if (!op || !isRecord(block)) continue; // the parser reports both
+      for (const [key, values] of Object.entries(block)) {
+        const path: PathElement[] = [...base, { value: 'Condition' }, { value: opName }, { value: key }];
+        const colon = key.indexOf(':');
+        if (colon <= 0) continue; // INVALID_CONDITION_KEY_FORMAT, from the parser
+        const prefix = key.slice(0, colon).toLowerCase();
+        const def = findConditionKey(key);
+        if (!def) {
+          if (prefix === 'aws') {
+            if (isUnsupportedGlobalConditionKey(key)) {
+              this.add(
+                'WARNING',
+                'UNSUPPORTED_GLOBAL_CONDITION_KEY',
+                `aiam never sets ${key}, so this condition always sees it as missing${op.ifExists || op.family === 'Null' || op.negated ? '' : ' and never matches'}.`,
+                path,
+              );
+            } else {
+              this.add(
+                'ERROR',
+                'INVALID_GLOBAL_CONDITION_KEY',
+                `The global condition key ${key} does not exist. See docs/actions.md for the keys aiam sets.`,
+                path,
+              );
+            }
+          } else if (findService(prefix)) {
+            this.add(
+              'ERROR',
+              'INVALID_SERVICE_CONDITION_KEY',
+              `The condition key ${key} does not exist in the ${prefix} service. See docs/actions.md for its keys.`,
+              path,
+            );
+          }
+          // Other prefixes: keys of trusted OIDC issuers (`token.actions.githubusercontent.com:sub`)
+          // and of services aiam does not serve; nothing to check.
+          continue;
+        }
+        if (op.family !== 'Null') {
+          const allowed = FAMILY_TYPES[op.family];
+          // aws:EpochTime is documented for both Date and Numeric operators.
+          const epoch = def.name === 'aws:EpochTime' && op.family === 'Numeric';
+          if (!allowed.includes(def.type) && !epoch) {
+            this.add(
+              'WARNING',
+              'MISMATCHED_TYPE',
+              `${key} is of type ${def.type}, but ${opName} compares ${op.family} values: use a ${expectedFamily(def.type)} operator.`,
+              path,
+            );
+          }
+        }
+        const multi = def.type.startsWith('ArrayOf');
+        if (op.family !== 'Null' && !multi && op.setOperator) {
+          const allowAll = op.setOperator === 'ForAllValues' && effect === 'Allow';
+          this.add(
+            allowAll ? 'SECURITY_WARNING' : 'WARNING',
+            op.setOperator === 'ForAllValues'
+              ? 'FORALLVALUES_WITH_SINGLE_VALUED_KEY'
+              : 'FORANYVALUE_WITH_SINGLE_VALUED_KEY',
+            `${key} is single-valued; ${op.setOperator} is for multivalued keys${allowAll ? ' and is true when the key is missing, so this Allow grants more than it appears to' : ''}. Remove the ${op.setOperator}: prefix.`,
+            path,
+          );
+        } else if (op.family !== 'Null' && multi && !op.setOperator) {
+          this.add(
+            'WARNING',
+            'MISSING_SET_OPERATOR_FOR_MULTIVALUED_KEY',
+            `${key} can hold several values; say how to compare them with ForAnyValue:${op.base} or ForAllValues:${op.base}.`,
+            path,
+          );
+        }
+        void values;
+      }
+    }
+  }
+
+  checkStatement(statement: Record<string, unknown>, base: Path): void {
+    const effect = statement.Effect;
+    this.checkActions(statement, base, 'Action');
+    this.checkActions(statement, base, 'NotAction');
+    this.checkResources(statement, base, 'Resource');
+    this.checkResources(statement, base, 'NotResource');
+    this.checkCondition(statement, base, effect);
+    if (statement.Sid === '') {
+      this.add(
+        'SUGGESTION',
+        'EMPTY_SID_VALUE',
+        'The Sid is empty: give the statement a name or remove the Sid.',
+        [...base, { value: 'Sid' }],
+      );
+    }
+    if (effect !== 'Allow') return;
+
+    const actions = entries(statement.Action, []).map(([a]) => a);
+    const resources = entries(statement.Resource, []).map(([r]) => r);
+    const allResources = resources.includes('*');
+    const hasNotResource = statement.NotResource !== undefined;
+    const hasNotAction = statement.NotAction !== undefined;
+    const at = (element: string): PathElement[] => [...base, { value: element }];
+
+    if (actions.includes('*') && allResources) {
+      this.add(
+        'SECURITY_WARNING',
+        'ALLOW_ALL_ACTIONS_ON_ALL_RESOURCES',
+        'This statement allows every action on every resource ("Action": "*" with "Resource": "*"), i.e. full administrator access. Name the actions and resources the principal needs.',
+        at('Action'),
+      );
+    }
+    if (hasNotAction) {
+      this.add(
+        'SECURITY_WARNING',
+        'ALLOW_WITH_NOT_ACTION',
+        'Allow with NotAction grants every action not listed, including actions aiam adds later. List the allowed actions in Action instead.',
+        at('NotAction'),
+      );
+    }
+    if (hasNotResource) {
+      this.add(
+        'SECURITY_WARNING',
+        'ALLOW_WITH_NOT_RESOURCE',
+        'Allow with NotResource grants access to every resource not listed, including resources created later. List the allowed resources in Resource instead.',
+        at('NotResource'),
+      );
+    }
+    if (statement.NotPrincipal !== undefined) {
+      this.add(
+        'SECURITY_WARNING',
+        'ALLOW_WITH_NOT_PRINCIPAL',
+        'Allow with NotPrincipal grants access to every principal not listed, anonymous callers included. Name the principals in Principal instead.',
+        at('NotPrincipal'),
+      );
+    }
+    // iam:PassRole hands a role to a workload; on "*" the principal can pass any role,
+    // including an administrator's, and so escalate its own privileges.
+    const passRole = actions.filter((a) => wildcardMatch(a, 'iam:PassRole', true));
+    const notActionsPassRole =
+      hasNotAction && !entries(statement.NotAction, []).some(([a]) => wildcardMatch(a, 'iam:PassRole', true));
+    if (passRole.length > 0 || notActionsPassRole) {
+      const starAction = passRole.some((a) => a !== 'iam:PassRole' && a.toLowerCase() !== 'iam:passrole');
+      if (allResources) {
+        this.add(
+          'SECURITY_WARNING',
+          notActionsPassRole
+            ? 'PASS_ROLE_WITH_NOT_ACTION'
+            : starAction
+              ? 'PASS_ROLE_WITH_STAR_IN_ACTION_AND_RESOURCE'
+              : 'PASS_ROLE_WITH_STAR_IN_RESOURCE',
+          'This statement allows iam:PassRole on "*", so the principal can pass any role, an administrator role included. Limit Resource to the roles it must pass, e.g. arn:aws:iam::123456789012:role/pipeline-*.',
+          at('Resource'),
+        );
+      } else if (hasNotResource) {
+        this.add(
+          'SECURITY_WARNING',
+          'PASS_ROLE_WITH_NOT_RESOURCE',
+          'This statement allows iam:PassRole on every role not listed in NotResource. Name the roles the principal may pass in Resource instead.',
+          at('NotResource'),
+        );
+      }
+    }
+  }
+}
+
+function statementList(doc: Record<string, unknown>): [Record<string, unknown>, PathElement[]][] {
+  const s = doc.Statement;
+  if (isRecord(s)) return [[s, [{ value: 'Statement' }]]];
+  if (!Array.isArray(s)) return [];
+  const out: [Record<string, unknown>, PathElement[]][] = [];
+  s.forEach((st, i) => {
+    if (isRecord(st)) out.push([st, [{ value: 'Statement' }, { index: i }]]);
+  });
+  return out;
+}
+
+function kindFor(options: ValidatePolicyOptions): PolicyKind {
+  if (options.kind) return options.kind;
+  return options.policyType === 'RESOURCE_POLICY' ? 'resource' : 'identity';
+}
+
+const SEVERITY: Record<FindingType, number> = { ERROR: 0, SECURITY_WARNING: 1, WARNING: 2, SUGGESTION: 3 };
+
+/**
+ * Validates an IAM JSON policy document the way IAM Access Analyzer's ValidatePolicy does:
+ * grammar errors from `parsePolicy`, then aiam's own checks against its action catalog
+ * (unknown actions and condition keys, malformed ARNs, operator/key type mismatches), over-broad
+ * grants (SECURITY_WARNING) and style suggestions. Never throws; an empty array means no
+ * findings. Findings are ordered by type (errors first), then by position in the document.
+ *
+ * Issue codes are Access Analyzer's where it has one for the same problem (INVALID_ACTION,
+ * MISSING_VERSION, PASS_ROLE_WITH_STAR_IN_RESOURCE, ...); the list is in docs/actions.md.
+ *
+ * @example
+ * validatePolicy('{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObjet","Resource":"*"}}')
+ * // [{ findingType: 'ERROR', issueCode: 'INVALID_ACTION', path: [Statement, Action], ... }]
+ */
+export function validatePolicy(document: unknown, options: ValidatePolicyOptions = {}): Finding[] {
+  let doc = document;
+  if (typeof document === 'string') {
+    try {
+      doc = parseJsonSource(document.charCodeAt(0) === 0xfeff ? document.slice(1) : document).value;
+    } catch (err) {
+      const details =
+        err instanceof JsonSyntaxError
+          ? `Fix the JSON syntax error at line ${err.position.line}, column ${err.position.column}: ${err.message.replace(/ at line \d+, column \d+$/, '')}.`
+          : 'The policy is not valid JSON.';
+      return [{ findingType: 'ERROR', issueCode: 'JSON_SYNTAX_ERROR', findingDetails: details, path: [] }];
+    }
+  }
+  const { findings: grammar } = parsePolicy(doc, { kind: kindFor(options) });
+  const checker = new Checker();
+  if (isRecord(doc)) {
+    if (doc.Version === undefined) {
+      checker.add(
+        'WARNING',
+        'MISSING_VERSION',
+        'Add "Version": "2012-10-17". Without it the policy uses the 2008 language, where policy variables like ${aws:username} are literal text.',
+        [],
+      );
+    } else if (doc.Version === '2008-10-17' && JSON.stringify(doc.Statement ?? null).includes('${')) {
+      checker.add(
+        'ERROR',
+        'VARIABLE_UNSUPPORTED_IN_VERSION',
+        'Policy variables (${...}) need "Version": "2012-10-17"; under 2008-10-17 they are literal text.',
+        [{ value: 'Version' }],
+      );
+    }
+    const statements = statementList(doc);
+    const seen = new Map<string, number>();
+    statements.forEach(([statement, path], i) => {
+      checker.checkStatement(statement, path);
+      const { Sid: _sid, ...rest } = statement;
+      const key = canonical(rest);
+      const first = seen.get(key);
+      if (first !== undefined) {
+        checker.add(
+          'SUGGESTION',
+          'REDUNDANT_STATEMENT',
+          `This statement repeats statement ${first} (apart from its Sid); remove one of them.`,
+          path,
+        );
+      } else {
+        seen.set(key, i);
+      }
+    });
+  }
+  const out: Finding[] = [...grammar];
+  const have = new Set(grammar.map((f) => `${f.issueCode} ${JSON.stringify(f.path)}`));
+  for (const f of checker.findings) {
+    const id = `${f.issueCode} ${JSON.stringify(f.path)}`;
+    if (!have.has(id)) {
+      have.add(id);
+      out.push(f);
+    }
+  }
+  // Stable sort: by severity, keeping document order within one severity.
+  return out
+    .map((f, i) => [f, i] as const)
+    .sort(([a, i], [b, j]) => SEVERITY[a.findingType] - SEVERITY[b.findingType] || i - j)
+    .map(([f]) => f);
+}

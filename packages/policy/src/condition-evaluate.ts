@@ -16,6 +16,11 @@ import { compileWildcard, type WildcardPattern } from './wildcard-match.js';
  */
 export interface EvaluationScratch {
   missing: Set<string> | undefined;
+  /**
+   * Groups the principal belongs to as far as the caller knows beyond `groupArns` of the
+   * request (the access model's membership), for assignments made to groups.
+   */
+  groups?: ReadonlySet<string> | undefined;
 }
 
 /** Records a missing condition key (lowercased). */
@@ -69,6 +74,22 @@ function compileArnTest(pattern: string, mask: Uint8Array | undefined): (value: 
     for (let i = 0; i < 6; i++) if (!matchers[i]!.test(vp[i]!)) return false;
     return true;
   };
+}
+
+/**
+ * Parsed request IP addresses, by text. Requests from one client repeat the same address, and
+ * parsing dominates an IpAddress test; bounded so that it can't grow without limit.
+ */
+const ipCache = new Map<string, ReturnType<typeof parseIpAddress> | null>();
+
+function cachedIp(text: string): ReturnType<typeof parseIpAddress> {
+  let hit = ipCache.get(text);
+  if (hit === undefined) {
+    hit = parseIpAddress(text) ?? null;
+    if (ipCache.size >= 1024) ipCache.clear();
+    ipCache.set(text, hit);
+  }
+  return hit ?? undefined;
 }
 
 function compareOrdered(op: ConditionOperator, a: number, b: number): boolean {
@@ -141,7 +162,7 @@ function compileFixedTest(op: ConditionOperator, raw: string, mask: Uint8Array |
       const block = parseCidr(raw);
       if (!block) return () => false;
       return (v) => {
-        const ip = parseIpAddress(String(v));
+        const ip = cachedIp(typeof v === 'string' ? v : String(v));
         return ip !== undefined && cidrContains(block, ip);
       };
     }

@@ -34,6 +34,7 @@ export interface PolicySet {
  */
 export class DecisionBuilder implements EvaluationScratch {
   missing: Set<string> | undefined = undefined;
+  groups: ReadonlySet<string> | undefined = undefined;
   readonly matched: MatchedStatement[] = [];
   private deny = false;
   private identityAllow = false;

@@ -143,3 +143,12 @@ export {
   simulateCustomPolicy,
 } from './simulate-custom-policy.js';
 export { type ValidatePolicyOptions, type ValidatePolicyType, validatePolicy } from './validate-policy.js';
+export {
+  AccessModel,
+  AccessModelError,
+  type AccessModelGroup,
+  type AccessModelInput,
+  type AccessModelPrincipal,
+  type AuthorizeOptions,
+  type ResourcePolicyAttachment,
+} from './access-model.js';

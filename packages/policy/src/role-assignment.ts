@@ -1,4 +1,5 @@
 import { compileActionList, type CompiledStatement, StatementMatch } from './compile-policy.js';
+import type { EvaluationScratch } from './condition-evaluate.js';
 import type { MatchedStatement } from './decision.js';
 import { AiamError } from './errors.js';
 import type { RequestPrincipal } from './request-context.js';
@@ -144,10 +145,12 @@ export function compileRoleDefinition(definition: RoleDefinition): CompiledRoleD
   return { definition, ...compilePermissions(definition) };
 }
 
-function principalIn(set: ReadonlySet<string>, p: RequestPrincipal): boolean {
+function principalIn(set: ReadonlySet<string>, p: RequestPrincipal, scratch: EvaluationScratch): boolean {
   if (set.has(p.arn)) return true;
   if (p.identityArns) for (const a of p.identityArns) if (set.has(a)) return true;
   if (p.groupArns) for (const a of p.groupArns) if (set.has(a)) return true;
+  const known = scratch.groups;
+  if (known !== undefined && known.size > 0) for (const a of set) if (known.has(a)) return true;
   return false;
 }
 
@@ -188,10 +191,10 @@ export function compileRoleAssignment(
     index: 0,
     matched,
     services: role.services,
-    applies(request, actionLower) {
+    applies(request, actionLower, scratch) {
       if (!scopeContains(scope, request.resource)) return StatementMatch.None;
       if (!role.permits(actionLower, isData(actionLower))) return StatementMatch.None;
-      return principalIn(who, request.principal) ? StatementMatch.Yes : StatementMatch.None;
+      return principalIn(who, request.principal, scratch) ? StatementMatch.Yes : StatementMatch.None;
     },
   };
 }
@@ -229,11 +232,11 @@ export function compileDenyAssignment(
     index: 0,
     matched,
     services: perms.services,
-    applies(request, actionLower) {
+    applies(request, actionLower, scratch) {
       if (!scopeContains(scope, request.resource)) return StatementMatch.None;
       if (!perms.permits(actionLower, isData(actionLower))) return StatementMatch.None;
-      if (!everyone && !principalIn(who, request.principal)) return StatementMatch.None;
-      if (exempt.size > 0 && principalIn(exempt, request.principal)) return StatementMatch.None;
+      if (!everyone && !principalIn(who, request.principal, scratch)) return StatementMatch.None;
+      if (exempt.size > 0 && principalIn(exempt, request.principal, scratch)) return StatementMatch.None;
       return StatementMatch.Yes;
     },
   };

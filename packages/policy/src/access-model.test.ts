@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { AccessModel, AccessModelError } from './access-model.js';
+import { type CompiledPolicy, compilePolicy } from './compile-policy.js';
+import type { PolicyKind } from './decision.js';
+import { evaluatePolicies } from './evaluate-policies.js';
+import { parsePolicyOrThrow } from './parse-policy.js';
+import { type AuthorizationRequest, createRequestContext, type RequestPrincipal } from './request-context.js';
+import {
+  compileDenyAssignment,
+  compileRoleAssignment,
+  compileRoleDefinition,
+  InvalidRoleAssignmentError,
+} from './role-assignment.js';
+
+const ACCT = '111122223333';
+const user = (n: string) => `arn:aws:iam::${ACCT}:user/${n}`;
+const group = (n: string) => `arn:aws:iam::${ACCT}:group/${n}`;
+const role = (n: string) => `arn:aws:iam::${ACCT}:role/${n}`;
+const ws = `arn:aiam:ml::${ACCT}:workspace/ws`;
+
+function pol(id: string, kind: PolicyKind, ...statements: Record<string, unknown>[]): CompiledPolicy {
+  return compilePolicy(parsePolicyOrThrow({ Version: '2012-10-17', Statement: statements }, { kind }), {
+    id,
+    kind,
+  });
+}
+function req(
+  principal: RequestPrincipal,
+  action: string,
+  resource: string,
+  ctx: Record<string, string> = {},
+): AuthorizationRequest {
+  return { principal, action, resource, context: createRequestContext(ctx) };
+}
+const alice: RequestPrincipal = { arn: user('alice'), account: ACCT };
+const trainerSession: RequestPrincipal = {
+  arn: `arn:aws:sts::${ACCT}:assumed-role/trainer/s1`,
+  account: ACCT,
+  identityArns: [role('trainer')],
+};
+
+const policies = [
+  pol('read-data', 'identity', {
+    Effect: 'Allow',
+    Action: ['s3:GetObject', 's3:ListBucket'],
+    Resource: ['arn:aws:s3:::data', 'arn:aws:s3:::data/*'],
+  }),
+  pol('ml-admin', 'identity', { Effect: 'Allow', Action: 'ml:*', Resource: '*' }),
+  pol('no-delete', 'identity', { Sid: 'NoDelete', Effect: 'Deny', Action: 'ml:Delete*', Resource: '*' }),
+  pol('boundary-s3', 'boundary', { Effect: 'Allow', Action: 's3:*', Resource: '*' }),
+  pol('bucket-policy', 'resource', {
+    Effect: 'Allow',
+    Principal: { AWS: user('carol') },
+    Action: 's3:GetObject',
+    Resource: 'arn:aws:s3:::shared/*',
+  }),
+  pol('trust', 'trust', { Effect: 'Allow', Principal: { AWS: user('alice') }, Action: 'sts:AssumeRole' }),
+];
+const model = AccessModel.build({
+  policies,
+  groups: [{ arn: group('ml'), policies: ['ml-admin', 'no-delete'] }],
+  principals: [
+    { arn: user('alice'), groups: [group('ml')], policies: ['read-data'] },
+    { arn: role('trainer'), policies: ['read-data', 'ml-admin'], permissionsBoundary: 'boundary-s3' },
+    { arn: user('carol') },
+  ],
+  resourcePolicies: [
+    { resource: 'arn:aws:s3:::shared', policy: 'bucket-policy' },
+    { resource: role('trainer'), policy: 'trust' },
+  ],
+  roleDefinitions: [{ id: 'reader', name: 'ModelReader', actions: ['ml:Get*'], assignableScopes: [ws] }],
+  roleAssignments: [
+    { id: 'ra-bob', principalArn: user('bob'), roleDefinition: 'ModelReader', scope: `${ws}/model/m` },
+  ],
+  denyAssignments: [{ id: 'da-1', actions: ['ml:Update*'], principals: [group('ml')], scope: ws }],
+});
+
+describe('AccessModel', () => {
+  it('grants through the principal and its groups', () => {
+    assert.equal(model.authorize(req(alice, 's3:GetObject', 'arn:aws:s3:::data/x')).decision, 'allowed');
+    assert.equal(model.authorize(req(alice, 'ml:GetModel', `${ws}/model/m`)).decision, 'allowed');
+    assert.equal(model.authorize(req(alice, 's3:PutObject', 'arn:aws:s3:::data/x')).decision, 'implicitDeny');
+  });
+
+  it('applies group denies and deny assignments to members', () => {
+    const d = model.authorize(req(alice, 'ml:DeleteModel', `${ws}/model/m`));
+    assert.equal(d.decision, 'explicitDeny');
+    assert.equal(d.matched.find((m) => m.effect === 'Deny')?.sid, 'NoDelete');
+    assert.equal(model.authorize(req(alice, 'ml:UpdateModel', `${ws}/model/m`)).decision, 'explicitDeny');
+    assert.equal(
+      model.authorize(req(alice, 'ml:UpdateModel', `arn:aiam:ml::${ACCT}:workspace/other`)).decision,
+      'allowed',
+    );
+  });
+
+  it('takes groups named by the request too', () => {
+    const dave: RequestPrincipal = { arn: user('dave'), account: ACCT, groupArns: [group('ml')] };
+    assert.equal(model.authorize(req(dave, 'ml:GetModel', ws)).decision, 'allowed');
+    assert.equal(model.authorize(req(dave, 'ml:UpdateModel', ws)).decision, 'explicitDeny');
+  });
+
+  it('gives a role session its role policies, capped by the role boundary', () => {
+    assert.equal(
+      model.authorize(req(trainerSession, 's3:GetObject', 'arn:aws:s3:::data/x')).decision,
+      'allowed',
+    );
+    const d = model.authorize(req(trainerSession, 'ml:GetModel', ws));
+    assert.equal(d.decision, 'implicitDeny');
+    assert.equal(d.reason, 'boundary');
+  });
+
+  it('caps with session policies given per request', () => {
+    const sess = [pol('sess', 'session', { Effect: 'Allow', Action: 's3:ListBucket', Resource: '*' })];
+    assert.equal(
+      model.authorize(req(trainerSession, 's3:GetObject', 'arn:aws:s3:::data/x'), { sessionPolicies: sess })
+        .reason,
+      'session-policy',
+    );
+    assert.equal(
+      model.authorize(req(trainerSession, 's3:ListBucket', 'arn:aws:s3:::data'), { sessionPolicies: sess })
+        .decision,
+      'allowed',
+    );
+  });
+
+  it('finds resource policies by resource prefix on whole segments', () => {
+    const carol: RequestPrincipal = { arn: user('carol'), account: ACCT };
+    assert.equal(model.authorize(req(carol, 's3:GetObject', 'arn:aws:s3:::shared/a/b')).decision, 'allowed');
+    assert.equal(
+      model.authorize(req(carol, 's3:GetObject', 'arn:aws:s3:::shared2/a')).decision,
+      'implicitDeny',
+    );
+    assert.equal(model.authorize(req(alice, 'sts:AssumeRole', role('trainer'))).decision, 'allowed');
+    assert.equal(model.authorize(req(carol, 'sts:AssumeRole', role('trainer'))).decision, 'implicitDeny');
+  });
+
+  it('applies role assignments to principals known only by the assignment', () => {
+    const bob: RequestPrincipal = { arn: user('bob'), account: ACCT };
+    assert.equal(
+      model.authorize(req(bob, 'ml:GetModelVersion', `${ws}/model/m/version/1`)).decision,
+      'allowed',
+    );
+    assert.equal(
+      model.authorize(req(bob, 'ml:GetModelVersion', `${ws}/model/n/version/1`)).decision,
+      'implicitDeny',
+    );
+    assert.equal(model.authorize(req(bob, 'ml:DeleteModel', `${ws}/model/m`)).decision, 'implicitDeny');
+  });
+
+  it('matches action names case-insensitively through its index', () => {
+    assert.equal(model.authorize(req(alice, 'S3:getobject', 'arn:aws:s3:::data/x')).decision, 'allowed');
+  });
+
+  it('refuses dangling references and misplaced assignments', () => {
+    assert.throws(
+      () => AccessModel.build({ principals: [{ arn: user('x'), policies: ['nope'] }] }),
+      AccessModelError,
+    );
+    assert.throws(
+      () =>
+        AccessModel.build({
+          roleAssignments: [{ id: 'a', principalArn: user('x'), roleDefinition: 'nope', scope: ws }],
+        }),
+      AccessModelError,
+    );
+    assert.throws(() => AccessModel.build({ policies: [policies[0]!, policies[0]!] }), AccessModelError);
+    assert.throws(
+      () =>
+        AccessModel.build({
+          roleDefinitions: [{ id: 'r', actions: ['*'], assignableScopes: [ws] }],
+          roleAssignments: [{ id: 'a', principalArn: user('x'), roleDefinition: 'r', scope: '*' }],
+        }),
+      InvalidRoleAssignmentError,
+    );
+  });
+
+  // Property: the indexed model decides exactly as evaluatePolicies over the same policies.
+  it('agrees with evaluatePolicies on random models (property)', () => {
+    const actions = ['s3:GetObject', 's3:PutObject', 'ml:GetModel', 'ml:DeleteModel', 'iam:CreateUser'];
+    const patterns = ['*', 's3:*', 's3:Get*', 'ml:*', 'ml:Get*', 'iam:CreateUser', 's3:PutObject'];
+    const resources = [
+      'arn:aws:s3:::data/x',
+      'arn:aws:s3:::other/y',
+      `${ws}/model/m`,
+      `${ws}/model/n/version/2`,
+    ];
+    const rpatterns = ['*', 'arn:aws:s3:::data/*', `${ws}/*`, 'arn:aws:s3:::*'];
+    const stmt = fc.record({
+      Effect: fc.constantFrom('Allow', 'Deny'),
+      Action: fc.subarray(patterns, { minLength: 1, maxLength: 2 }),
+      Resource: fc.constantFrom(...rpatterns),
+    });
+    const usePolicy = fc.record({
+      stmts: fc.array(stmt, { minLength: 1, maxLength: 3 }),
+      notAction: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(usePolicy, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(5), { maxLength: 3 }),
+        fc.array(fc.nat(5), { maxLength: 3 }),
+        fc.option(fc.nat(5), { nil: undefined }),
+        fc.array(
+          fc.record({
+            actions: fc.subarray(patterns, { minLength: 1, maxLength: 2 }),
+            scope: fc.constantFrom('*', ws, 'arn:aws:s3:::data'),
+            toGroup: fc.boolean(),
+          }),
+          { maxLength: 3 },
+        ),
+        fc.constantFrom(...actions),
+        fc.constantFrom(...resources),
+        (ps, userPol, groupPol, boundaryIdx, ras, action, resource) => {
+          const compiled = ps.map((p, i) =>
+            pol(
+              `p${i}`,
+              'identity',
+              ...p.stmts.map((s, j) =>
+                p.notAction && j === 0 ? { Effect: s.Effect, NotAction: s.Action, Resource: s.Resource } : s,
+              ),
+            ),
+          );
+          const pick = (idx: number[]) => [...new Set(idx.map((i) => `p${i % compiled.length}`))];
+          const boundaryId = boundaryIdx === undefined ? undefined : `p${boundaryIdx % compiled.length}`;
+          const boundary = boundaryId
+            ? compilePolicy(compiled.find((c) => c.id === boundaryId)!.source, { id: 'b', kind: 'boundary' })
+            : undefined;
+          const roleDefs = ras.map((r, i) => ({ id: `r${i}`, actions: r.actions }));
+          const assignments = ras.map((r, i) => ({
+            id: `a${i}`,
+            principalArn: r.toGroup ? group('g') : user('u'),
+            roleDefinition: `r${i}`,
+            scope: r.scope,
+          }));
+          const deny = { id: 'd', actions: ['iam:*'], principals: [group('g')], scope: '*' };
+          const m = AccessModel.build({
+            policies: [...compiled, ...(boundary ? [boundary] : [])],
+            groups: [{ arn: group('g'), policies: pick(groupPol) }],
+            principals: [
+              {
+                arn: user('u'),
+                groups: [group('g')],
+                policies: pick(userPol),
+                ...(boundary ? { permissionsBoundary: 'b' } : {}),
+              },
+            ],
+            roleDefinitions: roleDefs,
+            roleAssignments: assignments,
+            denyAssignments: [deny],
+          });
+          const r = req({ arn: user('u'), account: ACCT, groupArns: [group('g')] }, action, resource);
+          const ids = new Set([...pick(userPol), ...pick(groupPol)]);
+          const expected = evaluatePolicies(r, {
+            identity: compiled.filter((c) => ids.has(c.id)),
+            roleAssignments: assignments.map((a, i) =>
+              compileRoleAssignment(a, compileRoleDefinition(roleDefs[i]!)),
+            ),
+            denyAssignments: [compileDenyAssignment(deny)],
+            ...(boundary ? { permissionsBoundary: boundary } : {}),
+          });
+          const got = m.authorize(r);
+          assert.equal(got.decision, expected.decision);
+          assert.equal(got.reason, expected.reason);
+          assert.equal(got.matched.length, expected.matched.length);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});

@@ -1,28 +1,58 @@
+import { isAiamError } from '@aiam/policy';
+import { type CliIo, type Command, processIo, UsageError } from './cli-io.js';
+import { simulateCustomPolicyCommand } from './commands/simulate-custom-policy-command.js';
+import { validateCommand } from './commands/validate-command.js';
+
 /**
- * The `aiam` command line. Each subcommand lives in its own module under `commands/`; this file
- * only dispatches. Returns the process exit code instead of exiting, so tests can call it.
+ * The `aiam` command line. Each subcommand lives in its own module under `commands/` and is
+ * registered here by name; this file only dispatches. To add one, write a `Command` and add it
+ * to `COMMANDS`.
  */
-const USAGE = `usage: aiam <command> [options]
+const VERSION = '0.1.0';
 
-commands:
-  version                      print the version
-`;
+const COMMANDS: Readonly<Record<string, Command>> = {
+  validate: validateCommand,
+  'simulate-custom-policy': simulateCustomPolicyCommand,
+};
 
-/** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
-export async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
-  switch (command) {
-    case 'version':
-    case '--version':
-      process.stdout.write('aiam 0.1.0\n');
-      return 0;
-    case undefined:
-    case 'help':
-    case '--help':
-      process.stdout.write(USAGE);
-      return 0;
-    default:
-      process.stderr.write(`aiam: unknown command "${command}"\n${USAGE}`);
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length), 'version'.length) + 2;
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)} ${c.summary}`);
+  lines.push(`  ${'version'.padEnd(width)} print the version`);
+  return `usage: aiam <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "aiam <command> --help" for a command's options.\n`;
+}
+
+/**
+ * Runs the CLI with `argv` (without node and script) and resolves to the exit status: 0 success,
+ * 1 the command's own failure (an ERROR finding, a refused policy), 2 a usage error.
+ * `io` defaults to the process streams; tests pass their own.
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.stdout.write(usage());
+    return 0;
+  }
+  if (name === 'version' || name === '--version') {
+    io.stdout.write(`aiam ${VERSION}\n`);
+    return 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    io.stderr.write(`aiam: unknown command "${name}"\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`aiam ${name}: ${err.message}\n\n${command.usage}`);
       return 2;
+    }
+    if (isAiamError(err)) {
+      io.stderr.write(`aiam ${name}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
   }
 }

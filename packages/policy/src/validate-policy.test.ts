@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: IAM policy variables are written ${key}.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { Finding } from './finding.js';
 import { validatePolicy } from './validate-policy.js';
 
@@ -307,6 +308,34 @@ describe('validatePolicy: warnings', () => {
     assert.deepEqual(codes(ok), []);
   });
 
+  it('NO_RESOURCE_MATCHES_ACTION: s3:ListBucket on objects only', () => {
+    const f = only(
+      validatePolicy(
+        doc({ Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: 'arn:aws:s3:::b/*' }),
+      ),
+      'NO_RESOURCE_MATCHES_ACTION',
+    );
+    assert.equal(f.findingType, 'WARNING');
+    assert.deepEqual(f.path, [{ value: 'Statement' }, { value: 'Action' }, { index: 1 }]);
+    assert.match(f.findingDetails, /s3:ListBucket applies to bucket/);
+    const ml = validatePolicy(
+      doc({
+        Effect: 'Allow',
+        Action: 'ml:InvokeEndpoint',
+        Resource: 'arn:aiam:ml::123456789012:workspace/w/model/m',
+      }),
+    );
+    only(ml, 'NO_RESOURCE_MATCHES_ACTION');
+    const fine = validatePolicy(
+      doc({
+        Effect: 'Allow',
+        Action: ['ml:InvokeEndpoint', 'ml:GetModelVersion', 's3:ListBucket'],
+        Resource: ['arn:aiam:ml::123456789012:workspace/w/*', 'arn:aws:s3:::b*'],
+      }),
+    );
+    assert.deepEqual(codes(fine), []);
+  });
+
   it('UNSUPPORTED_GLOBAL_CONDITION_KEY for AWS keys aiam never sets', () => {
     const f = only(
       validatePolicy(
@@ -355,7 +384,7 @@ describe('validatePolicy: suggestions', () => {
       doc({
         Effect: 'Allow',
         Action: ['s3:Get*', 's3:GetObject', 's3:ListBucket', 's3:listbucket'],
-        Resource: ['arn:aws:s3:::b/*', 'arn:aws:s3:::b/key'],
+        Resource: ['arn:aws:s3:::b/*', 'arn:aws:s3:::b/key', 'arn:aws:s3:::b'],
       }),
     );
     assert.deepEqual(codes(findings), [
@@ -391,6 +420,22 @@ describe('validatePolicy: suggestions', () => {
 });
 
 describe('validatePolicy: robustness', () => {
+  it('never throws on random values or truncated documents (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        validatePolicy(value);
+        validatePolicy(JSON.stringify(value));
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.nat(SEED_002.length), (cut) => {
+        const findings = validatePolicy(SEED_002.slice(0, cut));
+        if (cut < SEED_002.length) assert.equal(findings[0]?.findingType, 'ERROR');
+      }),
+    );
+  });
+
   it('never throws on odd input and orders errors first', () => {
     for (const input of [
       '',

@@ -100,6 +100,73 @@ function templateRegex(template: string): RegExp {
   return new RegExp(`^${out}$`);
 }
 
+type GlobToken = { lit: string } | { any: true; star: boolean; slash: boolean };
+
+function templateTokens(template: string): GlobToken[] {
+  const out: GlobToken[] = [];
+  for (const part of template
+    .split(':')
+    .slice(5)
+    .join(':')
+    .split(/(\$\{[A-Za-z]+\})/)) {
+    if (part.startsWith('${')) {
+      const slash = /ObjectName|WithPath/.test(part);
+      out.push({ any: true, star: false, slash }, { any: true, star: true, slash });
+    } else {
+      for (const c of part) out.push({ lit: c });
+    }
+  }
+  return out;
+}
+
+function patternTokens(pattern: string): GlobToken[] {
+  const out: GlobToken[] = [];
+  // A policy variable may expand to anything: treat it as `*`.
+  for (const part of pattern.split(/(\$\{[^}]*\})/)) {
+    if (part.startsWith('${')) out.push({ any: true, star: true, slash: true });
+    else
+      for (const c of part) {
+        if (c === '*') out.push({ any: true, star: true, slash: true });
+        else if (c === '?') out.push({ any: true, star: false, slash: true });
+        else out.push({ lit: c });
+      }
+  }
+  return out;
+}
+
+function tokensMeet(a: GlobToken, b: GlobToken): boolean {
+  if ('lit' in a && 'lit' in b) return a.lit === b.lit;
+  if ('lit' in a) return (b as { slash: boolean }).slash || a.lit !== '/';
+  if ('lit' in b) return a.slash || b.lit !== '/';
+  return true; // some character other than "/" satisfies both
+}
+
+/**
+ * True when some resource name matches both a resource type's template and a resource pattern
+ * with globs: an emptiness check on the product of the two (tiny) automata.
+ */
+function templateMeetsPattern(template: string, pattern: string): boolean {
+  const a = templateTokens(template);
+  const b = patternTokens(pattern);
+  const seen = new Set<number>();
+  const stack: [number, number][] = [[0, 0]];
+  const width = b.length + 1;
+  while (stack.length > 0) {
+    const [i, j] = stack.pop()!;
+    if (seen.has(i * width + j)) continue;
+    seen.add(i * width + j);
+    if (i === a.length && j === b.length) return true;
+    const ta = a[i];
+    const tb = b[j];
+    const starA = ta !== undefined && 'star' in ta && ta.star;
+    const starB = tb !== undefined && 'star' in tb && tb.star;
+    if (starA) stack.push([i + 1, j]);
+    if (starB) stack.push([i, j + 1]);
+    if (ta && tb && tokensMeet(ta, tb)) stack.push([starA ? i : i + 1, starB ? j : j + 1]);
+  }
+  return false;
+}
+
 /** Which condition-key types an operator family may compare without a type mismatch. */
 const FAMILY_TYPES: Record<Exclude<ConditionFamily, 'Null'>, readonly ConditionKeyType[]> = {
   // AWS compares ARN keys with String operators too (StringLike on aws:PrincipalArn is common).
@@ -400,6 +467,48 @@ class Checker {
     }
   }
 
+  /**
+   * An Allow whose resources can never be of the type an action applies to grants nothing for
+   * that action: the classic `s3:ListBucket` on `arn:aws:s3:::bucket/*` (objects, not the bucket).
+   */
+  checkActionResources(statement: Record<string, unknown>, base: Path): void {
+    if (statement.Resource === undefined) return;
+    const resources = entries(statement.Resource, []).map(([r]) => r);
+    if (
+      resources.length === 0 ||
+      resources.some(
+        (r) => r === '*' || !r.startsWith('arn:') || isPattern(r.split(':').slice(0, 5).join(':')),
+      )
+    ) {
+      return;
+    }
+    for (const [action, path] of entries(statement.Action, [...base, { value: 'Action' }])) {
+      if (hasWildcard(action)) continue;
+      const def = findAction(action);
+      if (!def || def.resourceTypes.length === 0) continue;
+      const service = findService(def.service)!;
+      const types = service.resourceTypes.filter((t) => def.resourceTypes.includes(t.name));
+      const fits = resources.some((r) => {
+        const parts = r.split(':');
+        const rest = parts.slice(5).join(':');
+        if (isPattern(rest)) {
+          return types.some((t) => t.arn.split(':')[2] === parts[2] && templateMeetsPattern(t.arn, rest));
+        }
+        return types.some(
+          (t) => t.arn.split(':')[2] === parts[2] && templateRegex(t.arn).test(parts.slice(5).join(':')),
+        );
+      });
+      if (!fits) {
+        this.add(
+          'WARNING',
+          'NO_RESOURCE_MATCHES_ACTION',
+          `${def.name} applies to ${types.map((t) => `${t.name} (${t.arn})`).join(' or ')}, and no Resource of this statement is one, so the statement does nothing for it. Add a matching resource, e.g. ${types[0]!.arn}.`,
+          path,
+        );
+      }
+    }
+  }
+
   checkStatement(statement: Record<string, unknown>, base: Path): void {
     const effect = statement.Effect;
     this.checkActions(statement, base, 'Action');
@@ -417,6 +526,7 @@ class Checker {
     }
     if (effect !== 'Allow') return;
 
+    this.checkActionResources(statement, base);
     const actions = entries(statement.Action, []).map(([a]) => a);
     const resources = entries(statement.Resource, []).map(([r]) => r);
     const allResources = resources.includes('*');

@@ -11,6 +11,7 @@ import { escapeXml } from './xml-escape.js';
 export const S3_ERROR_CODES = {
   AccessDenied: [403, 'Access Denied'],
   AccountProblem: [403, 'There is a problem with your account that prevents the operation from completing.'],
+  BadRequest: [400, 'Bad Request'],
   BadDigest: [
     400,
     'The Content-MD5 or checksum value that you specified did not match what the server received.',
@@ -44,6 +45,7 @@ export const S3_ERROR_CODES = {
   ],
   InvalidRange: [416, 'The requested range is not satisfiable.'],
   InvalidRequest: [400, 'Invalid Request'],
+  InvalidTag: [400, 'The tag provided was not a valid tag.'],
   InvalidToken: [400, 'The provided token is malformed or otherwise invalid.'],
   InvalidURI: [400, "Couldn't parse the specified URI."],
   KeyTooLongError: [400, 'Your key is too long.'],

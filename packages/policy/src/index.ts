@@ -142,12 +142,7 @@ export {
   type SimulationStatement,
   simulateCustomPolicy,
 } from './simulate-custom-policy.js';
-export {
-  type ValidatePolicyOptions,
-  type ValidatePolicyType,
-  VALIDATION_CHECKS,
-  validatePolicy,
-} from './validate-policy.js';
+export { type ValidatePolicyOptions, type ValidatePolicyType, validatePolicy } from './validate-policy.js';
 export {
   AccessModel,
   AccessModelError,

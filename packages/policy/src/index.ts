@@ -142,7 +142,12 @@ export {
   type SimulationStatement,
   simulateCustomPolicy,
 } from './simulate-custom-policy.js';
-export { type ValidatePolicyOptions, type ValidatePolicyType, validatePolicy } from './validate-policy.js';
+export {
+  type ValidatePolicyOptions,
+  type ValidatePolicyType,
+  VALIDATION_CHECKS,
+  validatePolicy,
+} from './validate-policy.js';
 export {
   AccessModel,
   AccessModelError,

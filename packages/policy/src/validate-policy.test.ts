@@ -1,9 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: IAM policy variables are written ${key}.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Finding } from './finding.js';
-import { validatePolicy } from './validate-policy.js';
+import { VALIDATION_CHECKS, validatePolicy } from './validate-policy.js';
 
 // Access Analyzer's policy checks: https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html
 
@@ -451,6 +452,20 @@ describe('validatePolicy: robustness', () => {
       const findings = validatePolicy(input);
       assert.ok(findings.length > 0, `findings for ${String(input)}`);
       assert.equal(findings[0]!.findingType, 'ERROR');
+    }
+  });
+});
+
+describe('VALIDATION_CHECKS', () => {
+  it('documents every code this test file exercises, once', () => {
+    const codesListed = VALIDATION_CHECKS.map((c) => c.issueCode);
+    assert.equal(new Set(codesListed).size, codesListed.length);
+    const source = readFileSync(new URL('./validate-policy.ts', import.meta.url), 'utf8');
+    const emitted = new Set([...source.matchAll(/'([A-Z][A-Z_]{5,})',\n/g)].map((m) => m[1]!));
+    for (const c of emitted) {
+      if (c === 'IDENTITY_POLICY' || c === 'RESOURCE_POLICY' || c === 'SERVICE_CONTROL_POLICY') continue;
+      if (['ERROR', 'WARNING', 'SUGGESTION', 'SECURITY_WARNING'].includes(c)) continue;
+      assert.ok(codesListed.includes(c), `${c} is emitted but missing from VALIDATION_CHECKS`);
     }
   });
 });

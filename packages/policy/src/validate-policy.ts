@@ -612,6 +612,176 @@ function kindFor(options: ValidatePolicyOptions): PolicyKind {
   return options.policyType === 'RESOURCE_POLICY' ? 'resource' : 'identity';
 }
 
+/**
+ * The checks `validatePolicy` adds to the parser's grammar errors, for documentation
+ * (docs/actions.md). Codes are Access Analyzer's where it has the same check; the others are
+ * aiam's (marked `aiam: true`).
+ */
+export const VALIDATION_CHECKS: readonly {
+  issueCode: string;
+  findingType: FindingType;
+  summary: string;
+  aiam?: true;
+}[] = [
+  {
+    issueCode: 'JSON_SYNTAX_ERROR',
+    findingType: 'ERROR',
+    summary: 'The text is not JSON (with line and column).',
+  },
+  {
+    issueCode: 'INVALID_ACTION',
+    findingType: 'ERROR',
+    summary: 'An action of an aiam service that does not exist.',
+  },
+  {
+    issueCode: 'INVALID_ARN_PREFIX',
+    findingType: 'ERROR',
+    summary: 'A resource that is neither "*" nor an ARN.',
+  },
+  { issueCode: 'MISSING_ARN_FIELD', findingType: 'ERROR', summary: 'An ARN with fewer than six fields.' },
+  {
+    issueCode: 'INVALID_PARTITION',
+    findingType: 'ERROR',
+    summary: 'An ARN partition other than aws or aiam.',
+  },
+  { issueCode: 'INVALID_ARN_SERVICE_CASE', findingType: 'ERROR', summary: 'An ARN service in upper case.' },
+  {
+    issueCode: 'ARN_REGION_NOT_ALLOWED',
+    findingType: 'ERROR',
+    summary: 'A region in an ARN of an aiam service.',
+  },
+  { issueCode: 'ARN_ACCOUNT_NOT_ALLOWED', findingType: 'ERROR', summary: 'An account in an S3 ARN.' },
+  {
+    issueCode: 'INVALID_ARN_ACCOUNT',
+    findingType: 'ERROR',
+    summary: 'An account that is not a 12-digit ID.',
+  },
+  {
+    issueCode: 'INVALID_ARN_RESOURCE',
+    findingType: 'ERROR',
+    summary: 'An ARN that names no resource type of its service.',
+  },
+  {
+    issueCode: 'INVALID_GLOBAL_CONDITION_KEY',
+    findingType: 'ERROR',
+    summary: 'An aws: condition key that does not exist.',
+  },
+  {
+    issueCode: 'INVALID_SERVICE_CONDITION_KEY',
+    findingType: 'ERROR',
+    summary: 'A condition key unknown to its aiam service.',
+  },
+  {
+    issueCode: 'VARIABLE_UNSUPPORTED_IN_VERSION',
+    findingType: 'ERROR',
+    summary: 'Policy variables under Version 2008-10-17.',
+  },
+  {
+    issueCode: 'ALLOW_ALL_ACTIONS_ON_ALL_RESOURCES',
+    findingType: 'SECURITY_WARNING',
+    summary: 'Allow "*" on "*".',
+    aiam: true,
+  },
+  {
+    issueCode: 'ALLOW_WITH_NOT_ACTION',
+    findingType: 'SECURITY_WARNING',
+    summary: 'Allow with NotAction.',
+    aiam: true,
+  },
+  {
+    issueCode: 'ALLOW_WITH_NOT_RESOURCE',
+    findingType: 'SECURITY_WARNING',
+    summary: 'Allow with NotResource.',
+    aiam: true,
+  },
+  {
+    issueCode: 'ALLOW_WITH_NOT_PRINCIPAL',
+    findingType: 'SECURITY_WARNING',
+    summary: 'Allow with NotPrincipal.',
+  },
+  {
+    issueCode: 'PASS_ROLE_WITH_STAR_IN_RESOURCE',
+    findingType: 'SECURITY_WARNING',
+    summary: 'iam:PassRole on "*".',
+  },
+  {
+    issueCode: 'PASS_ROLE_WITH_STAR_IN_ACTION_AND_RESOURCE',
+    findingType: 'SECURITY_WARNING',
+    summary: 'A wildcard action covering iam:PassRole, on "*".',
+  },
+  {
+    issueCode: 'PASS_ROLE_WITH_NOT_RESOURCE',
+    findingType: 'SECURITY_WARNING',
+    summary: 'iam:PassRole with NotResource.',
+  },
+  {
+    issueCode: 'PASS_ROLE_WITH_NOT_ACTION',
+    findingType: 'SECURITY_WARNING',
+    summary: 'NotAction that leaves iam:PassRole allowed on "*".',
+  },
+  {
+    issueCode: 'FORALLVALUES_WITH_SINGLE_VALUED_KEY',
+    findingType: 'SECURITY_WARNING',
+    summary: 'ForAllValues on a single-valued key in an Allow (true when the key is missing).',
+  },
+  { issueCode: 'MISSING_VERSION', findingType: 'WARNING', summary: 'No Version element.' },
+  {
+    issueCode: 'UNSUPPORTED_SERVICE_IN_ACTION',
+    findingType: 'WARNING',
+    summary: 'An action of a service aiam does not serve.',
+    aiam: true,
+  },
+  {
+    issueCode: 'UNSUPPORTED_GLOBAL_CONDITION_KEY',
+    findingType: 'WARNING',
+    summary: 'An AWS key aiam never sets.',
+  },
+  {
+    issueCode: 'MISMATCHED_TYPE',
+    findingType: 'WARNING',
+    summary: "An operator that does not fit the key's type.",
+  },
+  {
+    issueCode: 'FORANYVALUE_WITH_SINGLE_VALUED_KEY',
+    findingType: 'WARNING',
+    summary: 'ForAnyValue on a single-valued key.',
+    aiam: true,
+  },
+  {
+    issueCode: 'MISSING_SET_OPERATOR_FOR_MULTIVALUED_KEY',
+    findingType: 'WARNING',
+    summary: 'A multivalued key without ForAnyValue/ForAllValues.',
+    aiam: true,
+  },
+  {
+    issueCode: 'NO_RESOURCE_MATCHES_ACTION',
+    findingType: 'WARNING',
+    summary: "No resource of the statement is of the action's resource types.",
+    aiam: true,
+  },
+  {
+    issueCode: 'WILDCARD_IN_SERVICE_NAME',
+    findingType: 'SUGGESTION',
+    summary: 'A wildcard in the service of an action.',
+  },
+  {
+    issueCode: 'REDUNDANT_ACTION',
+    findingType: 'SUGGESTION',
+    summary: 'An action another entry already covers.',
+  },
+  {
+    issueCode: 'REDUNDANT_RESOURCE',
+    findingType: 'SUGGESTION',
+    summary: 'A resource another entry already covers.',
+  },
+  {
+    issueCode: 'REDUNDANT_STATEMENT',
+    findingType: 'SUGGESTION',
+    summary: 'A statement that repeats another.',
+  },
+  { issueCode: 'EMPTY_SID_VALUE', findingType: 'SUGGESTION', summary: 'An empty Sid.' },
+];
+
 const SEVERITY: Record<FindingType, number> = { ERROR: 0, SECURITY_WARNING: 1, WARNING: 2, SUGGESTION: 3 };
 
 /**
@@ -622,7 +792,7 @@ const SEVERITY: Record<FindingType, number> = { ERROR: 0, SECURITY_WARNING: 1, W
  * findings. Findings are ordered by type (errors first), then by position in the document.
  *
  * Issue codes are Access Analyzer's where it has one for the same problem (INVALID_ACTION,
- * MISSING_VERSION, PASS_ROLE_WITH_STAR_IN_RESOURCE, ...); the list is in docs/actions.md.
+ * MISSING_VERSION, PASS_ROLE_WITH_STAR_IN_RESOURCE, ...); `VALIDATION_CHECKS` lists them (and docs/actions.md).
  *
  * @example
  * validatePolicy('{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObjet","Resource":"*"}}')

@@ -1,4 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ARN templates are written ${Name}.
+import { VALIDATION_CHECKS } from '../validate-policy.js';
 import { type Catalog, catalog as defaultCatalog } from './catalog.js';
 
 function cell(text: string): string {
@@ -90,6 +91,20 @@ export function renderActionsDoc(catalog: Catalog = defaultCatalog): string {
     out.push(
       `| ${r.name} | ${cell(r.description)} | ${list(r.actions)} | ${list(r.notActions)} | ${list(r.dataActions)} | ${list(r.notDataActions)} |`,
     );
+  }
+  out.push('');
+  out.push('## Validation checks');
+  out.push('');
+  out.push(
+    '`aiam validate` (and every API that stores a policy) reports the grammar errors of the parser ' +
+      '(MISSING_STATEMENT, INVALID_EFFECT, UNSUPPORTED_ELEMENT_COMBINATION, INVALID_CONDITION_OPERATOR, ...) ' +
+      "and these checks. Codes are IAM Access Analyzer's where it has the same check; those marked aiam are aiam's own.",
+  );
+  out.push('');
+  out.push('| Issue code | Finding type | Check |');
+  out.push('|---|---|---|');
+  for (const c of VALIDATION_CHECKS) {
+    out.push(`| ${code(c.issueCode)}${c.aiam ? ' (aiam)' : ''} | ${c.findingType} | ${cell(c.summary)} |`);
   }
   out.push('');
   return out.join('\n');

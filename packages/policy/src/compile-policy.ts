@@ -11,12 +11,19 @@ import type { AuthorizationRequest, RequestContext, RequestPrincipal } from './r
 import { compileWildcard, type WildcardPattern } from './wildcard-match.js';
 
 /**
- * How a statement applied to a request: `None` (it does not), `Yes`, or `DirectPrincipal` (it
- * applies and its `Principal` names the requester's own ARN: the IAM user or the role-session
- * ARN; AWS does not cap such a same-account resource-policy grant with the permissions
- * boundary or the session policy).
+ * How a statement applied to a request:
+ * - `None`: it does not apply.
+ * - `Yes`: it applies (identity-side statements; a `Principal` of `*` or a role ARN the
+ *   requester acts as).
+ * - `DirectPrincipal`: its `Principal` names the requester's own ARN (the IAM user, or the
+ *   role-session ARN). AWS does not cap such a same-account resource-policy grant with the
+ *   permissions boundary or the session policy.
+ * - `AccountPrincipal`: its `Principal` names the requester's account (`123456789012` or
+ *   `arn:aws:iam::123456789012:root`). That delegates to the account: within the account the
+ *   identity-based policies must still grant; it only opens the door across accounts.
+ *   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts
  */
-export const StatementMatch = { None: 0, Yes: 1, DirectPrincipal: 2 } as const;
+export const StatementMatch = { None: 0, Yes: 1, DirectPrincipal: 2, AccountPrincipal: 3 } as const;
 /** One of the `StatementMatch` values. */
 export type StatementMatch = (typeof StatementMatch)[keyof typeof StatementMatch];
 
@@ -119,13 +126,13 @@ function compilePrincipalSet(p: PolicyPrincipal): PrincipalSet {
   return { anyone, accounts, ids };
 }
 
-/** None, Yes (via account, role ARN, `*`), or DirectPrincipal (the requester's own ARN). */
+/** Which way, if any, a principal set names the requester (see `StatementMatch`). */
 function matchPrincipalSet(set: PrincipalSet, principal: RequestPrincipal): StatementMatch {
   if (set.ids.has(principal.arn)) return StatementMatch.DirectPrincipal;
   if (set.anyone) return StatementMatch.Yes;
-  if (set.accounts.has(principal.account)) return StatementMatch.Yes;
   const others = principal.identityArns;
   if (others) for (const arn of others) if (set.ids.has(arn)) return StatementMatch.Yes;
+  if (set.accounts.has(principal.account)) return StatementMatch.AccountPrincipal;
   return StatementMatch.None;
 }
 

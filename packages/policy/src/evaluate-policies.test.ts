@@ -248,15 +248,25 @@ describe('evaluatePolicies: AWS evaluation logic', () => {
         true,
       ],
     ];
+    // A Deny naming the principal shows whether it matched, whatever the grant rules are.
+    const everything = [policy('identity', allow('*'))];
     for (const [name, principal, who, expected] of cases) {
       it(name, () => {
-        const r = [policy('resource', allow('s3:GetObject', '*', { Principal: principal }))];
-        assert.equal(
-          decide(req(who, 's3:GetObject'), { resource: r }).decision,
-          expected ? 'allowed' : 'implicitDeny',
-        );
+        const r = [policy('resource', deny('s3:GetObject', '*', { Principal: principal }))];
+        const d = decide(req(who, 's3:GetObject'), { identity: everything, resource: r });
+        assert.equal(d.decision, expected ? 'explicitDeny' : 'allowed');
       });
     }
+
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts
+    it('an account principal delegates to the account: alone it grants nothing within the account', () => {
+      const r = [
+        policy('resource', allow('s3:GetObject', '*', { Principal: { AWS: `arn:aws:iam::${ACCT}:root` } })),
+      ];
+      assert.equal(decide(req(alice, 's3:GetObject'), { resource: r }).decision, 'implicitDeny');
+      const id = [policy('identity', allow('s3:GetObject'))];
+      assert.equal(decide(req(alice, 's3:GetObject'), { resource: r, identity: id }).decision, 'allowed');
+    });
   });
 
   // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html

@@ -40,6 +40,7 @@ export class DecisionBuilder implements EvaluationScratch {
   private identityAllow = false;
   private resourceAllow = false;
   private resourceAllowDirect = false;
+  private resourceAllowAccount = false;
   private boundaryAllow = false;
   private sessionAllow = false;
   /** Set when the principal has a permissions boundary. */
@@ -69,7 +70,8 @@ export class DecisionBuilder implements EvaluationScratch {
         break;
       case 'resource':
       case 'trust':
-        this.resourceAllow = true;
+        if (how === StatementMatch.AccountPrincipal) this.resourceAllowAccount = true;
+        else this.resourceAllow = true;
         if (how === StatementMatch.DirectPrincipal) this.resourceAllowDirect = true;
         break;
       case 'boundary':
@@ -123,11 +125,12 @@ export class DecisionBuilder implements EvaluationScratch {
     if (this.sameAccount()) {
       // Same account: a resource policy can grant on its own. When it names the requester's own
       // ARN (user, or role session) neither the boundary nor the session policy limits it; when
-      // it names the role ARN or the account, both do.
+      // it names the role ARN (or "*"), both do. Naming the account grants nothing by itself:
+      // it delegates to the account's identity-based policies.
       allowed = this.resourceAllowDirect || ((this.identityAllow || this.resourceAllow) && capsOk);
     } else {
       // Cross-account: the identity side and the resource side must both allow.
-      allowed = this.resourceAllow && this.identityAllow && capsOk;
+      allowed = (this.resourceAllow || this.resourceAllowAccount) && this.identityAllow && capsOk;
     }
     if (allowed) return { decision: 'allowed', matched: this.matched, missingContextValues };
     let reason: Decision['reason'] = 'no-allow';

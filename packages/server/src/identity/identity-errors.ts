@@ -1,3 +1,4 @@
+import { AiamError } from '@aiam/policy';
 import { AuthenticationError } from '../errors.js';
 
 /**
@@ -14,6 +15,7 @@ export type SigV4ErrorCode =
   | 'IncompleteSignature'
   | 'MissingSecurityToken'
   | 'InvalidToken'
+  | 'ExpiredToken'
   | 'InvalidArgument'
   | 'NotImplemented';
 
@@ -29,6 +31,7 @@ const PUBLIC_MESSAGES: Record<SigV4ErrorCode, string> = {
   IncompleteSignature: 'The request signature does not conform to AWS standards.',
   MissingSecurityToken: 'The request must contain the parameter X-Amz-Security-Token.',
   InvalidToken: 'The provided token is malformed or otherwise invalid.',
+  ExpiredToken: 'The provided token has expired.',
   InvalidArgument: 'The request carries an invalid authentication argument.',
   NotImplemented: 'A header you provided implies functionality that is not implemented.',
 };
@@ -65,4 +68,48 @@ export class SigV4Error extends AuthenticationError {
 /** True if `value` is a {@link SigV4Error} with the given code (or any code when omitted). */
 export function isSigV4Error(value: unknown, code?: SigV4ErrorCode): value is SigV4Error {
   return value instanceof SigV4Error && (code === undefined || value.code === code);
+}
+
+/** Why the keyring refused to load a master key or to open a ciphertext. */
+export type KeyringErrorCode =
+  | 'ERR_MASTER_KEY_MISSING'
+  | 'ERR_MASTER_KEY_INVALID'
+  | 'ERR_MASTER_KEY_PERMISSIONS'
+  | 'ERR_MASTER_KEY_UNKNOWN'
+  | 'ERR_CIPHERTEXT_MALFORMED'
+  | 'ERR_CIPHERTEXT_AUTH';
+
+/**
+ * A master-key or envelope-encryption failure. Server-side only (an operator's problem, never
+ * a caller's): the message says what to fix and never contains key material.
+ */
+export class KeyringError extends AiamError {
+  declare readonly code: KeyringErrorCode;
+
+  constructor(code: KeyringErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** Why a JWT (aiam's own or an external issuer's) was refused. */
+export type TokenErrorCode =
+  | 'ERR_JWT_INVALID'
+  | 'ERR_JWT_SIGNATURE'
+  | 'ERR_JWT_EXPIRED'
+  | 'ERR_JWT_NOT_YET_VALID'
+  | 'ERR_JWT_AUDIENCE'
+  | 'ERR_JWT_ISSUER'
+  | 'ERR_JWT_UNTRUSTED_ISSUER'
+  | 'ERR_JWKS_UNAVAILABLE';
+
+/**
+ * A bearer JWT failed verification. As for every authentication failure, `reason` is for the
+ * audit log; callers only see that the token was refused.
+ */
+export class TokenError extends AuthenticationError {
+  declare readonly code: TokenErrorCode;
+
+  constructor(code: TokenErrorCode, reason: string, options?: { cause?: unknown }) {
+    super(reason, { code, cause: options?.cause });
+  }
 }

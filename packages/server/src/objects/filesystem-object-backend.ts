@@ -3,7 +3,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unli
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { S3Error } from '../s3/s3-errors.js';
-import { IngestMeter } from './ingest-meter.js';
+import { holdEarlyStreamErrors, IngestMeter } from './ingest-meter.js';
 import { multipartEtag, unquoteEtag } from './multipart-etag.js';
 import {
   type BlobInfo,
@@ -102,6 +102,15 @@ export class FilesystemObjectBackend implements ObjectBackend {
   }
 
   async put(source: AsyncIterable<Uint8Array>, options?: PutOptions): Promise<StoredBlob> {
+    const release = holdEarlyStreamErrors(source);
+    try {
+      return await this.#put(source, options);
+    } finally {
+      release();
+    }
+  }
+
+  async #put(source: AsyncIterable<Uint8Array>, options?: PutOptions): Promise<StoredBlob> {
     await this.#init();
     const id = newId();
     const target = this.#singlePath(id);
@@ -171,6 +180,20 @@ export class FilesystemObjectBackend implements ObjectBackend {
   }
 
   async putPart(
+    uploadId: string,
+    partNumber: number,
+    source: AsyncIterable<Uint8Array>,
+    options?: PutOptions,
+  ): Promise<StoredPart> {
+    const release = holdEarlyStreamErrors(source);
+    try {
+      return await this.#putPart(uploadId, partNumber, source, options);
+    } finally {
+      release();
+    }
+  }
+
+  async #putPart(
     uploadId: string,
     partNumber: number,
     source: AsyncIterable<Uint8Array>,

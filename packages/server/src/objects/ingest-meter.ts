@@ -89,3 +89,17 @@ export class IngestMeter {
     return { size: this.#size, etag: MD5!.toString('hex'), digests, checksums: encodeChecksums(rest) };
   }
 }
+
+/**
+ * Keeps an error that a source stream raises before the backend starts reading it (a request
+ * body cut off while the temporary file is being opened) from becoming an uncaught 'error'
+ * event. The error stays recorded on the stream and surfaces when it is iterated. Call
+ * synchronously on entry to a write; call the returned function when done.
+ */
+export function holdEarlyStreamErrors(source: AsyncIterable<Uint8Array>): () => void {
+  const emitter = source as Partial<NodeJS.EventEmitter>;
+  if (typeof emitter.on !== 'function' || typeof emitter.off !== 'function') return () => {};
+  const ignore = () => {};
+  emitter.on('error', ignore);
+  return () => emitter.off!('error', ignore);
+}

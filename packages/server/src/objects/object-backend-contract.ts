@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { after, before, describe, it } from 'node:test';
 import { ChecksumCalculator } from '../s3/checksums.js';
@@ -153,6 +154,15 @@ export function describeObjectBackendContract(
         const before = await blobIds(backend);
         const reset = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
         await assert.rejects(backend.put(sourceOf(['partial ', 'data'], reset)), /aborted/);
+        assert.deepEqual(await blobIds(backend), before);
+      });
+      it('a source stream that fails before the backend reads it, without an uncaught error', async () => {
+        const before = await blobIds(backend);
+        const stream = new PassThrough();
+        const put = backend.put(stream);
+        stream.write('some');
+        stream.destroy(new Error('early reset'));
+        await assert.rejects(put, /early reset/);
         assert.deepEqual(await blobIds(backend), before);
       });
       it('fewer bytes than declared -> IncompleteBody', async () => {

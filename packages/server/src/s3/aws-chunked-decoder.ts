@@ -84,7 +84,8 @@ function sameSignature(expected: string, actual: string): boolean {
  * so a consumer must treat the output as untrusted until the stream ends without error; the
  * object backends do (nothing becomes visible before the final rename).
  * After the stream ends, `trailers` holds the trailing headers (lower-case names, without
- * the signature).
+ * the signature). Connect it with `stream.pipeline(req, decoder, …)` rather than `.pipe`, so
+ * that an error on either side reaches the other.
  */
 export class AwsChunkedDecoder extends Transform {
   /** Trailing headers received (available once the stream has ended). */
@@ -161,7 +162,7 @@ export class AwsChunkedDecoder extends Transform {
       callback(
         new S3Error(
           'IncompleteBody',
-          `The aws-chunked body ended early, after ${this.#decoded} of ${this.#options.decodedContentLength} bytes.`,
+          `The aws-chunked body ended early, after ${this.#decoded - this.#remaining} of ${this.#options.decodedContentLength} bytes.`,
         ),
       );
       return;

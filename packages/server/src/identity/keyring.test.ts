@@ -63,6 +63,19 @@ describe('Keyring', () => {
     const underK1 = both.encrypt('secret-a', 'access-key:A');
     const relabelled = underK1.replace(k1.id, k2.id);
     assert.throws(() => both.decrypt(relabelled, 'access-key:A'), isCode('ERR_CIPHERTEXT_AUTH'));
+    // The tag's last character has unused low bits: a variant decoding to the same bytes is refused too.
+    const tag = parts[4] as string;
+    const lastIndex = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(
+      tag.slice(-1),
+    );
+    const twin = [
+      ...parts.slice(0, 4),
+      tag.slice(0, -1) + 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[lastIndex ^ 1],
+    ].join('.');
+    assert.throws(
+      () => kr.decrypt(twin, 'access-key:A'),
+      (e: unknown) => e instanceof KeyringError,
+    );
     for (const bad of ['', 'v2.x', sealed.replace('v1.', 'v2.'), `${sealed}.x`, 'plain text']) {
       assert.throws(() => kr.decrypt(bad, 'access-key:A'), isCode('ERR_CIPHERTEXT_MALFORMED'));
     }

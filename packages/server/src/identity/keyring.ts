@@ -109,6 +109,10 @@ export class Keyring {
       );
     }
     const [, keyId, iv, data, tag] = m as unknown as [string, string, string, string, string];
+    // Node's decoder ignores unused trailing bits; only canonical encodings are accepted.
+    if ([iv, data, tag].some((part) => Buffer.from(part, 'base64url').toString('base64url') !== part)) {
+      throw new KeyringError('ERR_CIPHERTEXT_MALFORMED', 'The stored ciphertext is not canonical base64url.');
+    }
     const key = this.#keys.get(keyId);
     if (key === undefined) {
       throw new KeyringError(

@@ -131,8 +131,15 @@ export class FilesystemObjectBackend implements ObjectBackend {
         if (isNotFound(error)) throw new S3Error('NoSuchKey');
         throw error;
       }
-      const size = (await handle.stat()).size;
-      const r = this.#checkRange(range, size);
+      let r: ByteRange | undefined;
+      let size: number;
+      try {
+        size = (await handle.stat()).size;
+        r = this.#checkRange(range, size);
+      } catch (error) {
+        await handle.close();
+        throw error;
+      }
       if (r && r.end < r.start) {
         await handle.close();
         return Readable.from([]);

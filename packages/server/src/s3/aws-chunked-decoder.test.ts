@@ -98,6 +98,34 @@ describe('AwsChunkedDecoder', () => {
     assert.ok(!isAwsChunkedMode('UNSIGNED-PAYLOAD'));
   });
 
+  it('accepts the example of the S3 API reference ("sigv4-streaming") with its published signatures', async () => {
+    const published = [
+      'ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648',
+      '0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497',
+      'b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9',
+    ];
+    const body = Buffer.concat([
+      Buffer.from(`10000;chunk-signature=${published[0]}\r\n`),
+      a64k,
+      Buffer.from(`\r\n400;chunk-signature=${published[1]}\r\n`),
+      a1k,
+      Buffer.from(`\r\n0;chunk-signature=${published[2]}\r\n\r\n`),
+    ]);
+    const calls: string[] = [];
+    const { data } = await decode(
+      body,
+      signed(66560, {
+        chunkSignature: (prev, hash) => {
+          calls.push(prev);
+          return chunkSignature(prev, hash);
+        },
+      }),
+      4096,
+    );
+    assert.equal(data.length, 66560);
+    assert.deepEqual(calls, [SEED, published[0], published[1]]);
+  });
+
   it('decodes signed chunks (the 64 KiB + 1 KiB example of sigv4-streaming)', async () => {
     const { data } = await decode(encodeSigned([a64k, a1k]), signed(66560));
     assert.equal(data.length, 66560);

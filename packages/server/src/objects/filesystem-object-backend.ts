@@ -63,6 +63,7 @@ function isNotFound(error: unknown): boolean {
  *   root/blobs/ab/cd/<id>                 a blob (id = 32 random hex chars, sharded 256x256)
  *   root/blobs/ab/cd/m<id>/               a completed multipart blob: its part files + manifest.json
  *   root/uploads/<uploadId>/<nnnnn>.<md5> stored parts (the name carries part number and ETag)
+ *   root/trash/m<id>/                     deleted multipart blobs, kept for GETs under way
  *
  * Durability: data is written to a temporary file, fsynced, renamed into place and the
  * directory fsynced; only then does the write resolve and may metadata be committed. A client
@@ -81,6 +82,7 @@ export class FilesystemObjectBackend implements ObjectBackend {
   readonly #tmp: string;
   readonly #blobs: string;
   readonly #uploads: string;
+  readonly #trash: string;
   readonly #fsync: boolean;
   readonly #highWaterMark: number;
   #ready: Promise<void> | undefined;
@@ -90,13 +92,14 @@ export class FilesystemObjectBackend implements ObjectBackend {
     this.#tmp = join(this.root, 'tmp');
     this.#blobs = join(this.root, 'blobs');
     this.#uploads = join(this.root, 'uploads');
+    this.#trash = join(this.root, 'trash');
     this.#fsync = options.fsync ?? true;
     this.#highWaterMark = options.readHighWaterMark ?? 1024 * 1024;
   }
 
   #init(): Promise<void> {
     this.#ready ??= (async () => {
-      for (const dir of [this.#tmp, this.#blobs, this.#uploads]) await this.#mkdirDurable(dir);
+      for (const dir of [this.#tmp, this.#blobs, this.#uploads, this.#trash]) await this.#mkdirDurable(dir);
     })();
     return this.#ready;
   }
@@ -170,11 +173,22 @@ export class FilesystemObjectBackend implements ObjectBackend {
     if (SINGLE_ID.test(id)) {
       await rm(this.#singlePath(id), { force: true });
     } else if (MULTI_ID.test(id)) {
-      // Remove the manifest first so a crash mid-delete leaves a dir that listBlobs still
-      // reports (with size 0) and GC removes, never a half-readable object.
-      const dir = this.#multiPath(id);
-      await rm(join(dir, MANIFEST), { force: true });
-      await rm(dir, { recursive: true, force: true });
+      // Parts are opened lazily while streaming (a 10,000-part object cannot hold 10,000 file
+      // descriptors), so a deleted multipart blob moves to trash/ first: a GET already under
+      // way finds its remaining parts there. `sweepTemporary` empties the trash.
+      await this.#init();
+      try {
+        await rename(this.#multiPath(id), join(this.#trash, id));
+      } catch (error) {
+        if (isNotFound(error)) return;
+        const code = (error as { code?: string }).code;
+        // Already in the trash (deleted twice, concurrently): nothing more to do.
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+          await rm(this.#multiPath(id), { recursive: true, force: true });
+          return;
+        }
+        throw error;
+      }
     }
   }
 
@@ -385,6 +399,7 @@ export class FilesystemObjectBackend implements ObjectBackend {
       }
     };
     await sweep(this.#tmp, () => true);
+    await sweep(this.#trash, () => true);
     // A completion interrupted between writing and renaming its manifest.
     for (const upload of await this.#readdirOrEmpty(this.#uploads)) {
       if (UPLOAD_ID.test(upload)) await sweep(join(this.#uploads, upload), (n) => n === `${MANIFEST}.tmp`);
@@ -474,42 +489,61 @@ export class FilesystemObjectBackend implements ObjectBackend {
       throw error;
     }
     const r = this.#checkRange(range, manifest.size) ?? { start: 0, end: manifest.size - 1 };
-    // Open every needed part before answering, so that the stream reads a snapshot even if the
-    // object is deleted or overwritten while it is being sent.
-    const pieces: { handle: FileHandle; start: number; end: number }[] = [];
+    const pieces: { file: string; start: number; end: number }[] = [];
     let offset = 0;
-    try {
-      for (const part of manifest.parts) {
-        const partStart = offset;
-        const partEnd = offset + part.size - 1;
-        offset += part.size;
-        if (part.size === 0 || partEnd < r.start || partStart > r.end) continue;
-        const handle = await open(join(dir, part.file), 'r');
-        pieces.push({
-          handle,
-          start: Math.max(r.start, partStart) - partStart,
-          end: Math.min(r.end, partEnd) - partStart,
-        });
+    for (const part of manifest.parts) {
+      const partStart = offset;
+      const partEnd = offset + part.size - 1;
+      offset += part.size;
+      if (part.size === 0 || partEnd < r.start || partStart > r.end) continue;
+      pieces.push({
+        file: part.file,
+        start: Math.max(r.start, partStart) - partStart,
+        end: Math.min(r.end, partEnd) - partStart,
+      });
+    }
+    const trashDir = join(this.#trash, id);
+    // Open parts one at a time, as they are reached; a part of a blob deleted meanwhile is
+    // found in the trash (see `delete`). The first is opened now, so a blob deleted before
+    // the GET answers is NoSuchKey rather than a broken stream.
+    const openPart = async (file: string): Promise<FileHandle> => {
+      try {
+        return await open(join(dir, file), 'r');
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        return await open(join(trashDir, file), 'r');
       }
-    } catch (error) {
-      await Promise.all(pieces.map((p) => p.handle.close()));
-      if (isNotFound(error)) throw new S3Error('NoSuchKey');
-      throw error;
+    };
+    let firstHandle: FileHandle | undefined;
+    if (pieces.length > 0) {
+      try {
+        firstHandle = await open(join(dir, pieces[0]!.file), 'r');
+      } catch (error) {
+        if (isNotFound(error)) throw new S3Error('NoSuchKey');
+        throw error;
+      }
     }
     const highWaterMark = this.#highWaterMark;
-    let next = 0;
+    let pending = firstHandle;
     async function* concatenate(): AsyncGenerator<Buffer> {
-      while (next < pieces.length) {
-        const { handle, start, end } = pieces[next++]!;
+      for (const [i, piece] of pieces.entries()) {
+        const handle = i === 0 ? pending! : await openPart(piece.file);
+        pending = undefined;
         // From here the read stream owns the handle and closes it (autoClose).
-        const stream = handle.createReadStream({ start, end, highWaterMark, autoClose: true });
+        const stream = handle.createReadStream({
+          start: piece.start,
+          end: piece.end,
+          highWaterMark,
+          autoClose: true,
+        });
         for await (const chunk of stream) yield chunk as Buffer;
       }
     }
     const out = Readable.from(concatenate(), { objectMode: false, highWaterMark });
-    // Close the handles of parts never reached (the reader went away early, or never read).
+    // The reader went away before the first part was reached: close its handle.
     out.once('close', () => {
-      for (; next < pieces.length; next++) pieces[next]!.handle.close().catch(() => {});
+      pending?.close().catch(() => {});
+      pending = undefined;
     });
     return out;
   }

@@ -275,6 +275,22 @@ export function describeObjectBackendContract(
         assert.ok(!(await blobIds(backend)).includes(blob.id));
       });
 
+      it('keeps serving a multipart stream whose blob is deleted mid-read', async () => {
+        const uploadId = await backend.createMultipartUpload();
+        const parts = [];
+        for (let n = 1; n <= 4; n++)
+          parts.push(await backend.putPart(uploadId, n, sourceOf([Buffer.alloc(1 << 20, n)])));
+        const blob = await backend.completeMultipartUpload(uploadId, parts, { minPartSize: 1 });
+        const stream = await backend.get(blob.id, { start: 100, end: (4 << 20) - 101 });
+        await backend.delete(blob.id);
+        await assert.rejects(backend.get(blob.id), s3('NoSuchKey'));
+        const got = await buffer(stream);
+        assert.equal(got.length, (4 << 20) - 200);
+        assert.equal(got[0], 1);
+        assert.equal(got[got.length - 1], 4);
+        await backend.sweepTemporary(0);
+      });
+
       it('completes with a subset of the parts, discarding the rest', async () => {
         const uploadId = await backend.createMultipartUpload();
         const r1 = await backend.putPart(uploadId, 1, sourceOf([p1]));

@@ -83,7 +83,9 @@ export interface ObjectBackend {
 
   /**
    * Removes temporary files older than `olderThanMs` left by interrupted writes (a killed
-   * process). Call with 0 at startup, before serving; returns how many were removed.
+   * process), and deleted blobs kept for reads under way. Call with 0 at startup, before
+   * serving, then periodically with a bound longer than any download (e.g. one hour);
+   * returns how many entries were removed.
    */
   sweepTemporary(olderThanMs?: number): Promise<number>;
 }

@@ -121,6 +121,12 @@ describe('toS3Error', () => {
       toS3Error(new AuthenticationError('no key', { code: 'ERR_INVALID_ACCESS_KEY_ID' })).s3Code,
       'InvalidAccessKeyId',
     );
+    // An authentication failure with a code of its own is still AccessDenied, never a 500.
+    assert.equal(
+      toS3Error(new AuthenticationError('jwt', { code: 'ERR_JWT_EXPIRED' })).s3Code,
+      'AccessDenied',
+    );
+    assert.equal(toS3Error(new InputError('x', { code: 'ERR_SOMETHING_ODD' })).s3Code, 'InvalidArgument');
   });
   it('hides unknown failures behind InternalError, keeping the cause', () => {
     const boom = new Error('ENOSPC /var/lib/secret/path');

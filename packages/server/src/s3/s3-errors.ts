@@ -199,14 +199,22 @@ export function toS3Error(error: unknown, hint?: { bucket?: string; key?: string
       mapped === 'ServiceUnavailable';
     return new S3Error(mapped, generic ? undefined : error.message, { cause: error });
   }
-  if (error.code === 'ERR_NOT_FOUND') {
+  // Otherwise by kind (the class name survives duplicated module copies), so a domain error
+  // with a code of its own still gets the right family of S3 answer.
+  const kind = error.name;
+  if (error.code === 'ERR_NOT_FOUND' || kind === 'NotFoundError') {
     const code: S3ErrorCode = hint?.key !== undefined ? 'NoSuchKey' : 'NoSuchBucket';
     return new S3Error(code, undefined, { cause: error });
   }
-  if (error.code === 'ERR_INVALID_INPUT')
+  if (error.code === 'ERR_INVALID_INPUT' || kind === 'InputError') {
     return new S3Error('InvalidArgument', error.message, { cause: error });
-  if (error.code === 'ERR_CONFLICT') return new S3Error('OperationAborted', error.message, { cause: error });
-  if (AUTH_FALLBACK.test(error.code)) return new S3Error('AccessDenied', undefined, { cause: error });
+  }
+  if (error.code === 'ERR_CONFLICT' || kind === 'ConflictError') {
+    return new S3Error('OperationAborted', error.message, { cause: error });
+  }
+  if (kind === 'AuthenticationError' || kind === 'NotAllowedError' || AUTH_FALLBACK.test(error.code)) {
+    return new S3Error('AccessDenied', undefined, { cause: error });
+  }
   return new S3Error('InternalError', undefined, { cause: error });
 }
 

@@ -145,7 +145,7 @@ describe('SessionTokenIssuer', () => {
       return { method: 'GET', path: '/b/k', query: '', headers };
     };
     const ok = await verifier.verify(sign(creds.sessionToken));
-    assert.equal((ok.credential as { principalArn?: string }).principalArn, 'role/reader');
+    assert.equal((ok.principal as { principalArn?: string }).principalArn, 'role/reader');
     await assert.rejects(verifier.verify(sign(undefined)), isCode('MissingSecurityToken'));
     const forged = `${creds.sessionToken.slice(0, -2)}AA`;
     await assert.rejects(verifier.verify(sign(forged)), isCode('InvalidToken'));

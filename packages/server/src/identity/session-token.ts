@@ -43,8 +43,9 @@ export interface SessionTokenOptions {
   readonly maxTokenLength?: number;
 }
 
-/** AWS's bounds on temporary credentials: 15 minutes to 36 hours. */
+/** The shortest session AWS allows: 15 minutes. */
 export const MIN_SESSION_SECONDS = 900;
+/** The longest session AWS allows (GetSessionToken): 36 hours. */
 export const MAX_SESSION_SECONDS = 129600;
 
 const PREFIX = 'aiamst1';

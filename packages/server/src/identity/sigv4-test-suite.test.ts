@@ -146,7 +146,7 @@ describe('AWS SigV4 test suite (aws-c-auth v4)', () => {
         assert.equal(result.accessKeyId, 'AKIDEXAMPLE');
         assert.equal(result.form, form);
         assert.equal(result.scope, '20150830/us-east-1/service/aws4_request');
-        assert.equal((result.credential as { user?: string }).user, 'example');
+        assert.equal((result.principal as { user?: string }).user, 'example');
 
         // Any change to the signature is refused.
         const sig = result.seedSignature;

@@ -89,7 +89,9 @@ describe('SigV4Verifier', () => {
     const { v } = verifier();
     const ok = await v.verify(sign(base()));
     assert.equal(ok.accessKeyId, KEY);
-    assert.equal(ok.credential.userName, 'alice');
+    assert.equal(ok.principal.userName, 'alice');
+    assert.ok(!JSON.stringify(ok.principal).includes(SECRET), 'the secret is passed on');
+    assert.equal('secretAccessKey' in ok.principal, false);
     assert.equal(ok.payloadMode, 'signed');
     assert.equal(ok.scope, '20261123/us-east-1/s3/aws4_request');
     assert.equal(ok.amzDate, AMZ_DATE);

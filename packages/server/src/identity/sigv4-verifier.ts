@@ -68,8 +68,8 @@ export type SigV4PayloadMode =
 export interface SigV4Verified<P> {
   readonly form: 'header' | 'query';
   readonly accessKeyId: string;
-  /** The lookup's result (principal details), including the secret: never log it. */
-  readonly credential: P & SigV4Credential;
+  /** What the lookup returned besides the secret (who the caller is). The secret is not passed on. */
+  readonly principal: Omit<P, keyof SigV4Credential>;
   readonly sessionToken: string | undefined;
   readonly region: string;
   readonly service: string;
@@ -251,7 +251,7 @@ export class SigV4Verifier<P = object> {
     return {
       form: params.form,
       accessKeyId: params.accessKeyId,
-      credential,
+      principal: withoutSecret(credential),
       sessionToken: params.sessionToken,
       region: params.region,
       service: params.service,
@@ -504,6 +504,16 @@ export class SigV4Verifier<P = object> {
         'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, or a valid sha256 value.',
     });
   }
+}
+
+function withoutSecret<P>(credential: P & SigV4Credential): Omit<P, keyof SigV4Credential> {
+  const {
+    secretAccessKey: _secret,
+    fingerprint: _fingerprint,
+    sessionTokenRequired: _required,
+    ...rest
+  } = credential;
+  return rest as Omit<P, keyof SigV4Credential>;
 }
 
 function malformed(form: 'header' | 'query', reason: string, message?: string): SigV4Error {

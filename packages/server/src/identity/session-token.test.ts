@@ -95,6 +95,20 @@ describe('SessionTokenIssuer', () => {
     assert.equal(issuer.open(creds.sessionToken, creds.accessKeyId).principal, 'p');
   });
 
+  it('caches opened tokens until expiry only, and never for another access key id', () => {
+    const { issuer, clock } = setup();
+    const creds = issuer.issue({ principal: 'p', durationSeconds: 900 });
+    const other = issuer.issue({ principal: 'p', durationSeconds: 900 });
+    issuer.open(creds.sessionToken, creds.accessKeyId);
+    assert.equal(issuer.open(creds.sessionToken, creds.accessKeyId).principal, 'p');
+    assert.throws(() => issuer.open(creds.sessionToken, other.accessKeyId), isCode('InvalidToken'));
+    clock.advance(900_000);
+    assert.throws(() => issuer.open(creds.sessionToken, creds.accessKeyId), isCode('ExpiredToken'));
+    const small = new SessionTokenIssuer({ keyring: new Keyring(generateMasterKey()), clock, cacheSize: 0 });
+    const c = small.issue({ principal: 'q', durationSeconds: 900 });
+    assert.equal(small.open(c.sessionToken, c.accessKeyId).principal, 'q');
+  });
+
   it('checks durations and size', () => {
     const { issuer } = setup();
     for (const d of [0, 899, 129601, 1.5, Number.NaN]) {

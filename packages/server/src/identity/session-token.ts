@@ -41,6 +41,8 @@ export interface SessionTokenOptions {
   readonly random?: RandomSource;
   /** Refuse tokens longer than this many characters (default 4096). */
   readonly maxTokenLength?: number;
+  /** Bound on the cache of opened tokens (default 10000; 0 for none). */
+  readonly cacheSize?: number;
 }
 
 /** The shortest session AWS allows: 15 minutes. */
@@ -91,12 +93,18 @@ export class SessionTokenIssuer {
   readonly #random: RandomSource;
   readonly #maxLength: number;
   readonly #baseKeys = new Map<string, Buffer>();
+  readonly #cacheSize: number;
+  // Opened tokens, so a busy session is decrypted once (~20 us), not on every request. Entries
+  // are used only until the token's expiry; revocation is unaffected, because the principal
+  // check (`secretLookup`'s `check`) runs on every request, cached or not.
+  readonly #opened = new Map<string, SessionClaims & { readonly secretAccessKey: string }>();
 
   constructor(options: SessionTokenOptions) {
     this.#keyring = options.keyring;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? secureRandom;
     this.#maxLength = options.maxTokenLength ?? 4096;
+    this.#cacheSize = options.cacheSize ?? 10000;
   }
 
   /** Issues temporary credentials for `principal`, valid `durationSeconds` from now. */
@@ -151,6 +159,19 @@ export class SessionTokenIssuer {
    * `SigV4Error('ExpiredToken')` once it has expired.
    */
   open(sessionToken: string, accessKeyId: string): SessionClaims & { readonly secretAccessKey: string } {
+    const hit = this.#opened.get(sessionToken);
+    if (hit !== undefined && hit.accessKeyId === accessKeyId && this.#clock.now() < hit.expiresAt) return hit;
+    const opened = this.#open(sessionToken, accessKeyId);
+    if (this.#cacheSize > 0) {
+      this.#opened.delete(sessionToken);
+      this.#opened.set(sessionToken, opened);
+      if (this.#opened.size > this.#cacheSize)
+        this.#opened.delete(this.#opened.keys().next().value as string);
+    }
+    return opened;
+  }
+
+  #open(sessionToken: string, accessKeyId: string): SessionClaims & { readonly secretAccessKey: string } {
     if (sessionToken.length > this.#maxLength) throw invalid(`token of ${sessionToken.length} characters`);
     const m = TOKEN.exec(sessionToken);
     if (!m || !isAccessKeyId(accessKeyId)) throw invalid('malformed token or access key id');

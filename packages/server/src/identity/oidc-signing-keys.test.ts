@@ -4,7 +4,7 @@ import { createLocalJWKSet, jwtVerify, SignJWT, UnsecuredJWT } from 'jose';
 import { fixedClock } from '../clock.js';
 import { InputError } from '../errors.js';
 import { TokenError } from './identity-errors.js';
-import { OidcSigningKeys } from './oidc-signing-keys.js';
+import { OidcSigningKeys, type SigningKeyRecord } from './oidc-signing-keys.js';
 
 const ISSUER = 'https://aiam.example.com';
 const T0 = Date.UTC(2026, 10, 23, 10, 0, 0);
@@ -103,6 +103,12 @@ describe('OidcSigningKeys', () => {
     assert.equal(restored.activeKid, keys.activeKid);
     assert.equal((await restored.verify(token, 'a')).sub, 's');
     assert.deepEqual(restored.jwks(), keys.jwks());
+    // An interrupted rotation left two unretired keys: the newest signs, the other gets retired.
+    const [newest, older] = keys.records() as [SigningKeyRecord, SigningKeyRecord];
+    const { retiredAt: _r, ...unretired } = older;
+    const repaired = await OidcSigningKeys.create({ issuer: ISSUER, clock }, [unretired, newest]);
+    assert.equal(repaired.activeKid, newest.kid);
+    assert.equal(repaired.records()[1]?.retiredAt, newest.createdAt);
   });
 
   it('refuses tampered, expired, wrong-audience, foreign and unsigned tokens with typed errors', async () => {

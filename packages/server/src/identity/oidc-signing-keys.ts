@@ -122,6 +122,14 @@ export class OidcSigningKeys {
       keys.#keys.push({ record, privateKey, publicJwk: publicPart(record.privateJwk, record.kid) });
     }
     keys.#keys.sort((a, b) => b.record.createdAt - a.record.createdAt);
+    // Only the newest key signs; an older one persisted without a retirement time (an
+    // interrupted rotation) is retired as of the newest key's creation, so it is pruned in time.
+    const newest = keys.#keys[0]?.record;
+    keys.#keys = keys.#keys.map((k, i) =>
+      i > 0 && k.record.retiredAt === undefined && newest !== undefined
+        ? { ...k, record: { ...k.record, retiredAt: newest.createdAt } }
+        : k,
+    );
     if (keys.#keys.length === 0 || keys.#keys[0]?.record.retiredAt !== undefined) await keys.rotate();
     keys.#rebuild();
     return keys;

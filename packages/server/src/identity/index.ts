@@ -77,6 +77,8 @@ export {
 export {
   type ChunkChainSeed,
   ChunkSignatureChain,
+  type ChunkSigningContext,
+  chunkSigners,
   canonicalTrailer,
   chunkStringToSign,
   EMPTY_SHA256,

@@ -3,7 +3,12 @@ import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SigV4Error } from './identity-errors.js';
 import { sha256Hex } from './sigv4-canonical-request.js';
-import { canonicalTrailer, ChunkSignatureChain, trailerStringToSign } from './sigv4-chunk-signature.js';
+import {
+  canonicalTrailer,
+  ChunkSignatureChain,
+  chunkSigners,
+  trailerStringToSign,
+} from './sigv4-chunk-signature.js';
 import { deriveSigningKey } from './sigv4-signing-key-cache.js';
 
 // The worked example of the S3 API reference, "Signature calculations for the Authorization
@@ -26,6 +31,22 @@ describe('ChunkSignatureChain', () => {
     const chain = new ChunkSignatureChain(seed);
     for (const [data, signature] of CHUNKS) chain.verifyChunk(sha256Hex(data), signature);
     assert.equal(chain.previousSignature, CHUNKS[2]?.[1]);
+  });
+
+  it("computes the same signatures as functions, for the S3 layer's decoder", () => {
+    const { chunkSignature, trailerSignature } = chunkSigners(seed);
+    let previous = seed.seedSignature;
+    for (const [data, signature] of CHUNKS) {
+      assert.equal(chunkSignature(previous, sha256Hex(data)), signature);
+      previous = signature;
+    }
+    const trailer = canonicalTrailer([['x-amz-checksum-crc32', 'sOO8/Q==']]);
+    const chain = new ChunkSignatureChain(seed);
+    for (const [data, signature] of CHUNKS) chain.verifyChunk(sha256Hex(data), signature);
+    chain.verifyTrailer(
+      [['x-amz-checksum-crc32', 'sOO8/Q==']],
+      trailerSignature(previous, sha256Hex(trailer)),
+    );
   });
 
   it('refuses reordered, dropped or altered chunks', () => {

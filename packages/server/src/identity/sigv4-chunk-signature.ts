@@ -52,6 +52,35 @@ export function trailerStringToSign(
   return `AWS4-HMAC-SHA256-TRAILER\n${amzDate}\n${scope}\n${previousSignature}\n${sha256Hex(canonicalTrailerText)}`;
 }
 
+/** The part of a verified request that chunk and trailer signatures are computed from. */
+export interface ChunkSigningContext {
+  readonly signingKey: Buffer;
+  readonly amzDate: string;
+  readonly scope: string;
+}
+
+/**
+ * The signatures an `aws-chunked` body must carry, as functions of the previous signature and
+ * a hash: the shape the S3 layer's `AwsChunkedDecoder` takes (`chunkSignature`,
+ * `trailerSignature`), which then compares them itself in constant time.
+ *
+ * ```ts
+ * new AwsChunkedDecoder({ mode, decodedContentLength, seedSignature: v.seedSignature, ...chunkSigners(v) });
+ * ```
+ */
+export function chunkSigners(context: ChunkSigningContext): {
+  chunkSignature: (previousSignature: string, chunkSha256Hex: string) => string;
+  trailerSignature: (previousSignature: string, trailerSha256Hex: string) => string;
+} {
+  const hmac = (text: string) => createHmac('sha256', context.signingKey).update(text).digest('hex');
+  return {
+    chunkSignature: (previous, chunkHash) =>
+      hmac(chunkStringToSign(context.amzDate, context.scope, previous, chunkHash)),
+    trailerSignature: (previous, trailerHash) =>
+      hmac(`AWS4-HMAC-SHA256-TRAILER\n${context.amzDate}\n${context.scope}\n${previous}\n${trailerHash}`),
+  };
+}
+
 /** What a chain needs from a verified request (see `SigV4Verified`). */
 export interface ChunkChainSeed {
   readonly signingKey: Buffer;

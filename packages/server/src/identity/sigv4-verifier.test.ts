@@ -272,6 +272,12 @@ describe('SigV4Verifier', () => {
       return sign(r);
     };
     await v.verify(withToken('good-token'));
+    const mismatch = withAuth(withToken('good-token'), (a) =>
+      a.replace(/Signature=[0-9a-f]{64}/, `Signature=${'0'.repeat(64)}`),
+    );
+    const e = await refused(v.verify(mismatch), 'SignatureDoesNotMatch');
+    assert.ok(!e.canonicalRequest?.includes('good-token'), 'the session token is in the error');
+    assert.match(e.canonicalRequest ?? '', /x-amz-security-token:<redacted>/);
     await refused(v.verify(withToken('forged-token')), 'InvalidToken');
     await refused(v.verify(sign(base())), 'MissingSecurityToken');
     const { v: longTerm } = verifier();

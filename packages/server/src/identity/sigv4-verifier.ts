@@ -8,6 +8,7 @@ import {
   canonicalUri,
   parseQuery,
   type SigV4Headers,
+  uriEncode,
 } from './sigv4-canonical-request.js';
 import { deriveSigningKey, SigningKeyCache, secretFingerprint } from './sigv4-signing-key-cache.js';
 
@@ -242,7 +243,8 @@ export class SigV4Verifier<P = object> {
         'SignatureDoesNotMatch',
         `signature mismatch for access key ${params.accessKeyId}`,
         {
-          canonicalRequest,
+          // The session token is a credential: keep it out of anything that may be logged.
+          canonicalRequest: redact(canonicalRequest, params.sessionToken),
           stringToSign,
         },
       );
@@ -504,6 +506,11 @@ export class SigV4Verifier<P = object> {
         'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, or a valid sha256 value.',
     });
   }
+}
+
+function redact(text: string, secret: string | undefined): string {
+  if (secret === undefined || secret === '') return text;
+  return text.split(secret).join('<redacted>').split(uriEncode(secret)).join('<redacted>');
 }
 
 function withoutSecret<P>(credential: P & SigV4Credential): Omit<P, keyof SigV4Credential> {

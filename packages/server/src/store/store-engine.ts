@@ -1,0 +1,27 @@
+import type { Kysely } from 'kysely';
+import type { DatabaseSchema } from './database-schema.js';
+import type { DialectTypes } from './migrations.js';
+
+/**
+ * What differs between the two engines; everything else (every query) is shared and goes
+ * through Kysely. One implementation per engine: `sqlite-engine.ts`, `postgres-engine.ts`.
+ */
+export interface StoreEngine {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly db: Kysely<DatabaseSchema>;
+  readonly types: DialectTypes;
+  /** Opens a write transaction (SQLite takes the write lock up front: no upgrade deadlocks). */
+  readonly beginWrite: string;
+  /** Opens a read transaction that sees one consistent snapshot. */
+  readonly beginRead: string;
+  /** Runs inside the migration transaction, before anything else: serializes concurrent migrators. */
+  prepareMigration(conn: Kysely<DatabaseSchema>): Promise<void>;
+  /** Inside a committing write transaction: tells other nodes (delivered on commit only). */
+  notify(conn: Kysely<DatabaseSchema>, payload: string): Promise<void>;
+  /**
+   * Starts receiving other nodes' notifications; `onLost` is called when some may have been
+   * missed (the channel dropped and was re-established). Returns a stop function.
+   */
+  listen(onPayload: (payload: string) => void, onLost: () => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { fixedClock } from '../clock.js';
-import { InputError, ServiceUnavailableError } from '../errors.js';
+import { InputError, NotFoundError, ServiceUnavailableError } from '../errors.js';
 import {
   type DeploymentDescription,
   DeploymentSelector,
@@ -88,6 +88,24 @@ describe('DeploymentSelector: choosing', () => {
     assert.equal(selector.selectFor({}).name, 'blue');
     assert.throws(() => selector.selectFor({ 'azureml-model-deployment': 'nope' }), InputError);
     assert.throws(() => selector.selectFor({ 'azureml-model-deployment': ['blue', 'green'] }), InputError);
+  });
+
+  it('narrows the draw to accepted deployments (e.g. those serving the named model)', () => {
+    const a = { ...blue, trafficWeight: 50, model: 'llama' };
+    const b = { ...green, trafficWeight: 30, model: 'mistral' };
+    const c = { name: 'c', upstreamUrl: 'http://127.0.0.1:9004', trafficWeight: 20, model: 'mistral' };
+    let r = 0;
+    const selector = new DeploymentSelector([a, b, c], { random: () => r });
+    const mistral = (d: { model: string }) => d.model === 'mistral';
+    r = 0.59;
+    assert.equal(selector.select(undefined, mistral).name, 'green');
+    r = 0.61;
+    assert.equal(selector.select(undefined, mistral).name, 'c');
+    assert.throws(
+      () => selector.select('blue', mistral, "model 'mistral'"),
+      /does not serve model 'mistral'/,
+    );
+    assert.throws(() => selector.select(undefined, () => false), NotFoundError);
   });
 
   it('refuses invalid deployment lists with actionable errors', () => {

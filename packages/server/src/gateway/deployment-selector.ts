@@ -1,11 +1,20 @@
 import http from 'node:http';
 import https from 'node:https';
 import { type Clock, systemClock } from '../clock.js';
-import { InputError, ServiceUnavailableError } from '../errors.js';
+import { InputError, NotFoundError, ServiceUnavailableError } from '../errors.js';
 import type { ForwardResult } from './reverse-proxy.js';
 
 /** The request header that pins a deployment, as Azure ML online endpoints do. */
 export const PINNED_DEPLOYMENT_HEADER = 'azureml-model-deployment';
+
+/** The deployment a request pins with {@link PINNED_DEPLOYMENT_HEADER}, if any (sent twice: refused). */
+export function pinnedDeployment(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): string | undefined {
+  const value = headers[PINNED_DEPLOYMENT_HEADER];
+  if (Array.isArray(value)) throw new InputError(`Send the ${PINNED_DEPLOYMENT_HEADER} header at most once.`);
+  return value === undefined || value === '' ? undefined : value;
+}
 
 /** What the selector needs to know of a deployment; callers may carry more fields. */
 export interface DeploymentDescription {
@@ -186,16 +195,27 @@ export class DeploymentSelector<D extends DeploymentDescription = DeploymentDesc
 
   /**
    * Picks a deployment. `pinned` (the header's value) selects by name and bypasses weights
-   * but not health. Throws InputError for an unknown pinned name, ServiceUnavailableError
-   * (503) when nothing healthy can serve.
+   * but not health. `accepts`, when given, narrows the choice (e.g. to the deployments that
+   * serve the model a request names); weights are then drawn among those. Throws InputError
+   * for an unknown pinned name or a pinned deployment that `accepts` refuses, NotFoundError
+   * when no deployment is accepted at all, ServiceUnavailableError (503) when none of the
+   * accepted ones is healthy and takes traffic.
    */
-  select(pinned?: string): D {
+  select(pinned?: string, accepts?: (deployment: D) => boolean, what = 'this request'): D {
     if (pinned !== undefined) {
       const d = this.#deployments.find((x) => x.name === pinned);
       if (!d)
         throw new InputError(`This endpoint has no deployment named '${pinned}'.`, {
           code: 'ERR_UNKNOWN_DEPLOYMENT',
         });
+      if (accepts && !accepts(d)) {
+        throw new InputError(
+          `Deployment '${d.name}' does not serve ${what}; pin a deployment that does, or none.`,
+          {
+            code: 'ERR_DEPLOYMENT_MISMATCH',
+          },
+        );
+      }
       if (!this.isHealthy(d.name)) {
         throw new ServiceUnavailableError(
           `Deployment '${d.name}' is out of rotation (unhealthy); retry later.`,
@@ -203,15 +223,22 @@ export class DeploymentSelector<D extends DeploymentDescription = DeploymentDesc
       }
       return d;
     }
+    const candidates = accepts ? this.#deployments.filter(accepts) : this.#deployments;
+    if (candidates.length === 0) {
+      throw new NotFoundError(`No deployment of this endpoint serves ${what}.`, {
+        code: 'ERR_NO_DEPLOYMENT',
+      });
+    }
     let total = 0;
-    for (const d of this.#deployments)
-      if (d.trafficWeight > 0 && this.isHealthy(d.name)) total += d.trafficWeight;
+    for (const d of candidates) if (d.trafficWeight > 0 && this.isHealthy(d.name)) total += d.trafficWeight;
     if (total === 0) {
-      throw new ServiceUnavailableError('No healthy deployment of this endpoint takes traffic; retry later.');
+      throw new ServiceUnavailableError(
+        `No healthy deployment that serves ${what} takes traffic; retry later.`,
+      );
     }
     let r = this.#random() * total;
     let last: D | undefined;
-    for (const d of this.#deployments) {
+    for (const d of candidates) {
       if (d.trafficWeight === 0 || !this.isHealthy(d.name)) continue;
       last = d;
       r -= d.trafficWeight;
@@ -221,11 +248,12 @@ export class DeploymentSelector<D extends DeploymentDescription = DeploymentDesc
   }
 
   /** {@link select} with the pin read from request headers (a repeated header is refused). */
-  selectFor(headers: Readonly<Record<string, string | string[] | undefined>>): D {
-    const value = headers[PINNED_DEPLOYMENT_HEADER];
-    if (Array.isArray(value))
-      throw new InputError(`Send the ${PINNED_DEPLOYMENT_HEADER} header at most once.`);
-    return this.select(value === undefined || value === '' ? undefined : value);
+  selectFor(
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    accepts?: (deployment: D) => boolean,
+    what?: string,
+  ): D {
+    return this.select(pinnedDeployment(headers), accepts, what);
   }
 
   /** Records a request that the deployment served. */

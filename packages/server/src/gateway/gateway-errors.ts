@@ -45,7 +45,8 @@ export class UnsupportedMediaTypeError extends AiamError {
 
 /** The JSON shape every gateway error is rendered in. */
 export interface GatewayErrorBody {
-  error: { code: string; message: string; requestId: string };
+  /** `decisionId` is set on 403s: `aiam explain DECISION_ID` shows the trace to those allowed. */
+  error: { code: string; message: string; requestId: string; decisionId?: string };
 }
 
 /**
@@ -84,6 +85,9 @@ export function writeGatewayError(res: ServerResponse, error: unknown, requestId
       // AuthenticationError's message is already generic; internals of unknown errors are never shown.
       message: known ? error.message : 'The gateway failed to handle the request.',
       requestId,
+      ...(error instanceof NotAllowedError && error.decisionId !== undefined
+        ? { decisionId: error.decisionId }
+        : {}),
     },
   };
   const payload = JSON.stringify(body);

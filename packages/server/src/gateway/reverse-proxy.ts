@@ -314,8 +314,12 @@ export class ReverseProxy {
         upstreamRes.statusMessage,
         buildClientResponseHeaders(upstreamRes.rawHeaders, requestId) as unknown as http.OutgoingHttpHeaders,
       );
-      // Send the status line and headers now: an SSE client must see them before the first event.
-      res.flushHeaders();
+      // Headers must not wait for the first event of a stream, but a body chunk arriving in
+      // the same turn should travel with them in one packet: flush on the next turn unless a
+      // write already carried them.
+      setImmediate(() => {
+        if (!res.headersSent && !res.destroyed) res.flushHeaders();
+      });
       upstreamRes.on('data', (chunk: Buffer) => {
         timer.refresh();
         if (!res.write(chunk)) upstreamRes.pause();

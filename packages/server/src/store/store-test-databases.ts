@@ -11,6 +11,8 @@ export interface TestDatabase {
   id: 'sqlite' | 'postgres';
   /** Opens a fresh, empty store; `sharedWith` opens a second instance on the same data. */
   open(options?: StoreOptions & { sharedWith?: Store }): Promise<Store>;
+  /** Opens `count` stores on one new, empty database at the same time (a cluster's first start). */
+  openConcurrently(count: number, options?: StoreOptions): Promise<Store[]>;
   /** Closes every store opened and drops what was created (PostgreSQL schemas). */
   cleanup(): Promise<void>;
 }
@@ -43,6 +45,13 @@ function sqliteDatabase(): TestDatabase {
       opened.push(store);
       return store;
     },
+    async openConcurrently(count, options = {}) {
+      // One process cannot hold two busy-waiting connections to one file; see the contract suite.
+      const first = await this.open(options);
+      const rest = [];
+      for (let i = 1; i < count; i++) rest.push(await this.open({ ...options, sharedWith: first }));
+      return [first, ...rest];
+    },
     async cleanup() {
       await Promise.all(opened.map((s) => s.close()));
       for (const url of new Set(shared.values())) rmSync(dirname(url), { recursive: true, force: true });
@@ -63,6 +72,17 @@ function postgresDatabase(): TestDatabase {
       schemas.set(store, schema);
       opened.push(store);
       return store;
+    },
+    async openConcurrently(count, options = {}) {
+      const schema = `aiam_test_${randomBytes(6).toString('hex')}`;
+      const stores = await Promise.all(
+        Array.from({ length: count }, () => openStore({ ...options, url: testPostgresUrl, schema })),
+      );
+      for (const store of stores) {
+        schemas.set(store, schema);
+        opened.push(store);
+      }
+      return stores;
     },
     async cleanup() {
       await Promise.all(opened.map((s) => s.close()));

@@ -51,6 +51,16 @@ for (const database of testDatabases()) {
       assert.equal((await second.getSetting('account_id'))?.value, '123456789012');
     });
 
+    it('nodes starting at once on an empty database migrate it once and agree on the account id', async () => {
+      const nodes = await database.openConcurrently(3, { clock });
+      const ids = new Set(nodes.map((n) => n.accountId));
+      assert.equal(ids.size, 1);
+      assert.match([...ids][0]!, /^\d{12}$/);
+      await nodes[0]!.createUser({ name: 'x' });
+      assert.equal((await nodes[2]!.getUser('x'))?.name, 'x');
+      assert.deepEqual(await nodes[1]!.migrate(), { applied: [] });
+    });
+
     it('generates a 12-digit account id when none is given', async () => {
       store = await database.open();
       assert.match(store.accountId, /^\d{12}$/);

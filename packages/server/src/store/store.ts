@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { type Clock, systemClock } from '../clock.js';
-import { ServiceUnavailableError } from '../errors.js';
+import { ConflictError, ServiceUnavailableError } from '../errors.js';
 import type { DatabaseSchema } from './database-schema.js';
 import { migrations } from './migrations.js';
 import type { StoreEngine } from './store-engine.js';
@@ -65,6 +65,12 @@ function mapEngineError(error: unknown): unknown {
   const code = (error as { code?: unknown })?.code;
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT') {
     return new ServiceUnavailableError('the store is busy with another writer; retry shortly', {
+      cause: error,
+    });
+  }
+  // PostgreSQL deadlock or serialization failure: the transaction was rolled back as a whole.
+  if (code === '40P01' || code === '40001') {
+    return new ConflictError('a concurrent change conflicted with this one; read again and retry', {
       cause: error,
     });
   }

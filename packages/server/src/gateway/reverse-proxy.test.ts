@@ -382,6 +382,36 @@ describe('ReverseProxy: streaming', () => {
   });
 });
 
+describe('ReverseProxy: client aborts during upload', () => {
+  it('cancels the upstream request when the client disconnects mid-upload, and does not forward Expect', async () => {
+    let upstreamClosed = false;
+    let upstreamBytes = 0;
+    let expectSeen: string | undefined = 'unset';
+    const h = await harness((req, res) => {
+      expectSeen = req.headers.expect;
+      req.on('data', (c: Buffer) => {
+        upstreamBytes += c.length;
+      });
+      res.on('close', () => {
+        upstreamClosed = true;
+      });
+    });
+    const req = http.request(`${h.gatewayUrl}/upload`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'transfer-encoding': 'chunked', expect: '100-continue' },
+    });
+    req.on('error', () => {});
+    req.on('continue', () => req.write(Buffer.alloc(1024, 1)));
+    await waitFor(() => upstreamBytes >= 1024);
+    req.destroy();
+    await waitFor(() => upstreamClosed);
+    await waitFor(() => h.results.length === 1);
+    assert.equal(h.results[0]?.outcome, 'client-aborted');
+    assert.equal(expectSeen, undefined);
+  });
+});
+
 describe('ReverseProxy: upstream failures', () => {
   it('maps a connection reset before the response to 502 JSON', async () => {
     const h = await harness((req) => req.socket.destroy());

@@ -8,6 +8,7 @@ import {
   NotFoundError,
   PreconditionFailedError,
 } from '../errors.js';
+import { openStore } from './open-store.js';
 import type { Store } from './store.js';
 import { testDatabases } from './store-test-databases.js';
 import type { StoreChange } from './store-types.js';
@@ -579,11 +580,18 @@ for (const database of testDatabases()) {
       const remote: StoreChange[] = [];
       const stopLocal = await store.subscribeChanges((c) => local.push(c));
       const stopRemote = await other.subscribeChanges((c) => remote.push(c));
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.createUser({ name: 'rolled-back' });
+          throw new Error('abort');
+        }),
+      );
       const u = await store.createUser({ name: 'n' });
       await store.attachPolicy(u.arn, (await store.createPolicy({ name: 'p', document: DOC })).arn);
       const last = await store.getRevision();
       assert.deepEqual(local.at(-1), { revision: last, kinds: ['attachment'] });
       assert.deepEqual(local[0]?.kinds, ['user']);
+      assert.equal(local.length, 3, 'a rolled-back transaction notifies nobody');
       if (database.id === 'postgres') {
         const seen = await waitFor(() => (remote.length >= 3 ? remote : undefined));
         assert.deepEqual(
@@ -684,3 +692,16 @@ for (const database of testDatabases()) {
     });
   });
 }
+
+describe('openStore', () => {
+  it('refuses locations it cannot open, with a message naming the accepted forms', async () => {
+    await assert.rejects(openStore({ url: '' }), InputError);
+    await assert.rejects(openStore({ url: 'mysql://db/x' }), /use postgres:\/\/ or sqlite:/);
+    await assert.rejects(openStore({ url: 'sqlite:' }), InputError);
+    await assert.rejects(openStore({ url: 'postgres://127.0.0.1/test', schema: 'Bad-Schema' }), InputError);
+  });
+
+  it('refuses an account id that is not 12 digits', async () => {
+    await assert.rejects(openStore({ url: ':memory:', accountId: '12' }), /12 digits/);
+  });
+});

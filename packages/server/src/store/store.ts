@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { type Clock, systemClock } from '../clock.js';
-import { ConflictError, ServiceUnavailableError } from '../errors.js';
+import { ConflictError, InputError, ServiceUnavailableError } from '../errors.js';
 import type { DatabaseSchema } from './database-schema.js';
 import { migrations } from './migrations.js';
 import type { StoreEngine } from './store-engine.js';
@@ -167,7 +167,7 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
         const id =
           options.accountId ??
           String(randomInt(100_000, 1_000_000)) + String(randomInt(0, 1_000_000)).padStart(6, '0');
-        if (!/^\d{12}$/.test(id)) throw new Error(`account id "${id}" must be 12 digits`);
+        if (!/^\d{12}$/.test(id)) throw new InputError(`account id "${id}" must be 12 digits`);
         await conn
           .insertInto('settings')
           .values({ key: 'account_id', value: id, version: 1, updated_at: clock.now() })

@@ -247,3 +247,35 @@ describe('parsePolicy', () => {
     );
   });
 });
+
+// AWS writes the keys of a web-identity (OIDC) or SAML provider as `provider:claim`, where the
+// provider is a host name, sometimes with a path:
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif
+describe('parsePolicy: condition keys of federated providers', () => {
+  const trust = (keys: Record<string, string>) => ({
+    Version: V,
+    Statement: {
+      Effect: 'Allow',
+      Principal: { Federated: 'arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com' },
+      Action: 'sts:AssumeRoleWithWebIdentity',
+      Condition: { StringEquals: keys },
+    },
+  });
+
+  for (const key of [
+    'token.actions.githubusercontent.com:sub',
+    'accounts.google.com:aud',
+    'oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub',
+    'cognito-identity.amazonaws.com:amr',
+  ]) {
+    it(`accepts ${key}`, () => {
+      assert.deepEqual(codes(trust({ [key]: 'x' }), 'trust'), []);
+    });
+  }
+
+  it('still refuses keys without a prefix, with an empty prefix or with spaces', () => {
+    for (const key of ['sub', ':sub', 'token actions:sub', '.example.com:sub', 'a..b:sub']) {
+      assert.deepEqual(codes(trust({ [key]: 'x' }), 'trust'), ['INVALID_CONDITION_KEY_FORMAT'], key);
+    }
+  });
+});

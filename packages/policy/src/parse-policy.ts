@@ -48,6 +48,14 @@ const STATEMENT_ELEMENTS = new Set([
 ]);
 const VERSIONS = new Set<string>(['2012-10-17', '2008-10-17']);
 const DEFAULT_MAX_LENGTH = 1024 * 1024;
+/**
+ * `prefix:name`. The prefix is a service (`aws`, `s3`) or, for web-identity and SAML federation,
+ * the provider's host name, possibly with a path: `token.actions.githubusercontent.com:sub`,
+ * `accounts.google.com:aud`, `oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE:sub`. AWS accepts these
+ * keys in role trust policies:
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif
+ */
+const CONDITION_KEY = /^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?:\/[^\s:/]+)*:\S+$/;
 
 type Path = readonly PathElement[];
 
@@ -268,7 +276,7 @@ function parseCondition(
     const seen = new Map<string, string>();
     for (const [condKey, raw] of Object.entries(block)) {
       const keyPath = key(opPath, condKey);
-      if (!/^[A-Za-z0-9-]+:\S+$/.test(condKey)) {
+      if (!CONDITION_KEY.test(condKey)) {
         c.error(
           'INVALID_CONDITION_KEY_FORMAT',
           `"${condKey}" is not a condition key: write prefix:name, e.g. aws:SourceIp.`,

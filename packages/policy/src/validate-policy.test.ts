@@ -469,3 +469,40 @@ describe('VALIDATION_CHECKS', () => {
     }
   });
 });
+
+describe('validatePolicy: federation trust policies', () => {
+  it('accepts the condition keys of OIDC providers, with no unknown-key finding', () => {
+    const trust = doc([
+      {
+        Effect: 'Allow',
+        Principal: {
+          Federated: 'arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com',
+        },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: {
+          StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com' },
+          StringLike: { 'token.actions.githubusercontent.com:sub': 'repo:acme/models:*' },
+        },
+      },
+      {
+        Effect: 'Allow',
+        Principal: { Federated: 'accounts.google.com' },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: { StringEquals: { 'accounts.google.com:aud': '1234.apps.googleusercontent.com' } },
+      },
+      {
+        Effect: 'Allow',
+        Principal: {
+          Federated: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE0',
+        },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: { StringEquals: { 'oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE0:sub': 'system:sa:ml:x' } },
+      },
+    ]);
+    const findings = validatePolicy(trust, { kind: 'trust' });
+    assert.deepEqual(
+      findings.filter((f) => f.findingType === 'ERROR' || f.issueCode.includes('CONDITION_KEY')),
+      [],
+    );
+  });
+});

@@ -400,6 +400,12 @@ class Checker {
         const colon = key.indexOf(':');
         if (colon <= 0) continue; // INVALID_CONDITION_KEY_FORMAT, from the parser
         const prefix = key.slice(0, colon).toLowerCase();
+        // A prefix with a dot or a slash is a federated identity provider's host name (an OIDC
+        // issuer such as token.actions.githubusercontent.com, accounts.google.com, or an EKS
+        // cluster's oidc.eks.REGION.amazonaws.com/id/ID). Its claims are whatever the provider
+        // issues, so there is no catalog to check them against.
+        // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif
+        if (isFederatedProviderPrefix(prefix)) continue;
         const def = findConditionKey(key);
         if (!def) {
           if (prefix === 'aws') {
@@ -605,6 +611,10 @@ function statementList(doc: Record<string, unknown>): [Record<string, unknown>, 
     if (isRecord(st)) out.push([st, [{ value: 'Statement' }, { index: i }]]);
   });
   return out;
+}
+
+function isFederatedProviderPrefix(prefix: string): boolean {
+  return prefix.includes('.') || prefix.includes('/');
 }
 
 function kindFor(options: ValidatePolicyOptions): PolicyKind {

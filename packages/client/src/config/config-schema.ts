@@ -742,8 +742,6 @@ export function checkConfigShape(
         );
       } else if (schema.pattern && !schema.pattern.test(s)) {
         fail(`${JSON.stringify(s)} is not valid: ${schema.hint ?? `it must match ${schema.pattern}`}.`);
-      } else if (s.length === 0) {
-        fail('The value is empty.');
       }
       return issues;
     }

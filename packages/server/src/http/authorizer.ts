@@ -1,12 +1,22 @@
 import type { AccessModel, AuthorizationRequest, AuthorizeOptions, Decision } from '@aiam/policy';
 
+/** The engine's decision, and the id it is known by when the authorizer keeps it for `explain`. */
+export interface AuthorizationOutcome {
+  readonly decision: Decision;
+  /** When absent, the pipeline makes one up; it becomes the audit record's id. */
+  readonly decisionId?: string;
+}
+
 /**
  * The one authorization function of the server: every route, the bootstrap administrator's
- * included, is decided here by the policy engine. Implementations must be synchronous and pure
- * over an immutable snapshot, so a decision never waits on I/O.
+ * included, is decided here by the policy engine. It may wait (for a model at least as new as
+ * the caller's last write, say) but decides over an immutable snapshot; the pipeline audits.
  */
 export interface Authorizer {
-  authorize(request: AuthorizationRequest, options?: AuthorizeOptions): Decision;
+  authorize(
+    request: AuthorizationRequest,
+    options?: AuthorizeOptions,
+  ): AuthorizationOutcome | Promise<AuthorizationOutcome>;
 }
 
 /** Where the current engine snapshot comes from (rebuilt by the app when the store changes). */
@@ -29,10 +39,10 @@ const NOT_READY: Decision = {
 export class AccessModelAuthorizer implements Authorizer {
   constructor(private readonly source: AccessModelSource) {}
 
-  authorize(request: AuthorizationRequest, options?: AuthorizeOptions): Decision {
+  authorize(request: AuthorizationRequest, options?: AuthorizeOptions): AuthorizationOutcome {
     const model = this.source.current();
-    if (model === undefined) return NOT_READY;
-    return model.authorize(request, options);
+    if (model === undefined) return { decision: NOT_READY };
+    return { decision: model.authorize(request, options) };
   }
 }
 

@@ -260,11 +260,12 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
           caller,
           protectedRoute.conditions?.(info, caller),
         );
-        const decision = options.authorizer.authorize(
+        const outcome = await options.authorizer.authorize(
           { principal: caller.principal, action, resource, context },
           caller.sessionPolicies ? { sessionPolicies: caller.sessionPolicies } : undefined,
         );
-        decisionId = randomUUID();
+        const decision = outcome.decision;
+        decisionId = outcome.decisionId ?? randomUUID();
         decisions.inc(1, decision.decision);
         if (decision.decision !== 'allowed') {
           audited = true;

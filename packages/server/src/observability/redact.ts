@@ -3,10 +3,10 @@ export const REDACTED = '[REDACTED]';
 
 // Field names whose values are credentials. Matched case-insensitively against the whole key
 // after stripping `-`/`_`, so `x-amz-security-token`, `secretAccessKey`, `client_secret`,
-// `Authorization` and `set-cookie` are all caught. `accessKeyId` is deliberately not: a key id
+// `Authorization` and `set-cookie` are all caught. `accessKeyId` and `credentialsFile` are not: a key id
 // is an identifier that AWS itself prints in CloudTrail, and operators need it to investigate.
 const SECRET_KEY =
-  /(secret|password|passwd|passphrase|token|authorization|cookie|credential|signature|privatekey|apikey|masterkey|pepper|sessionkey|bearer)/i;
+  /(secret|password|passwd|passphrase|token|authorization|cookie|signature|privatekey|apikey|masterkey|pepper|sessionkey|bearer)/i;
 
 // Secrets that can hide inside ordinary strings: presigned-URL query parameters, bearer
 // headers echoed into messages, aiam endpoint keys (`aiam_ek_…`), and SigV4 signatures.

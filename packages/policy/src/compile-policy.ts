@@ -1,5 +1,6 @@
 import {
   type CompiledCondition,
+  ConditionResult,
   compileCondition,
   type EvaluationScratch,
   noteMissingKey,
@@ -69,30 +70,43 @@ export interface CompilePolicyOptions {
   kind: PolicyKind;
 }
 
-type ResourceTest = (resource: string, context: RequestContext, scratch: EvaluationScratch) => boolean;
+/** Whether a Resource/NotResource entry matches: `ConditionResult` values, three-valued. */
+type ResourceTest = (
+  resource: string,
+  context: RequestContext,
+  scratch: EvaluationScratch,
+) => ConditionResult;
+
+const YES = ConditionResult.True;
+const NO = ConditionResult.False;
+const UNRESOLVED = ConditionResult.Unresolved;
 
 function compileResourceEntry(pattern: string, version: PolicyVersion | undefined): ResourceTest {
-  if (pattern === '*') return () => true;
+  if (pattern === '*') return () => YES;
   if (version === '2012-10-17' && pattern.includes('${')) {
     const t = parsePolicyTemplate(pattern);
-    if ('error' in t) return () => false; // refused by parsePolicy; fail closed if built by hand
+    // Refused by parsePolicy; if built by hand, "unknown" makes the statement fail safe.
+    if ('error' in t) return () => UNRESOLVED;
     if (!t.hasVariables) {
       const fixed = resolveTemplate(t, new Map())!;
       const glob = compileWildcard(fixed.text, { mask: fixed.mask });
-      return (r) => glob.testNormalized(r);
+      return (r) => (glob.testNormalized(r) ? YES : NO);
     }
     return compileTemplateResource(t);
   }
   const glob = compileWildcard(pattern);
-  return (r) => glob.testNormalized(r);
+  return (r) => (glob.testNormalized(r) ? YES : NO);
 }
 
 function compileTemplateResource(t: PolicyTemplate): ResourceTest {
   return (resource, context, scratch) => {
     const resolved = resolveTemplate(t, context, (key) => noteMissingKey(scratch, key));
-    // AWS: a variable with no value and no default makes this entry match nothing.
-    if (!resolved) return false;
-    return compileWildcard(resolved.text, { mask: resolved.mask }).testNormalized(resource);
+    // AWS: an entry whose variable has no value (and no default) "will not match any resource",
+    // which would make a NotResource statement apply to everything.
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-no-value
+    // aiam reports it as unknown so the statement can decide fail-safe (see compileStatement).
+    if (!resolved) return UNRESOLVED;
+    return compileWildcard(resolved.text, { mask: resolved.mask }).testNormalized(resource) ? YES : NO;
   };
 }
 
@@ -197,15 +211,24 @@ function compileStatement(
     services: actionNegated ? undefined : actionServices(actionPatterns),
     applies(request, actionLower, scratch) {
       if (actionTest(actionLower) === actionNegated) return StatementMatch.None;
+      // Set when the statement's Resource/NotResource or Condition hinges on a policy variable
+      // the request can't resolve. Fail-safe reading (stricter than AWS, which lets such an
+      // entry match nothing and an inverted operator match): an Allow then never applies, a Deny
+      // applies when everything else matches. Hence aiam never allows a request that AWS would
+      // not, and a missing key never weakens a Deny beyond AWS's documented IfExists/Null rules.
+      let unresolved = false;
       if (resourceTests) {
-        let hit = false;
+        let hit: ConditionResult = NO;
         for (const test of resourceTests) {
-          if (test(request.resource, request.context, scratch)) {
-            hit = true;
+          const r = test(request.resource, request.context, scratch);
+          if (r === YES) {
+            hit = YES;
             break;
           }
+          if (r === UNRESOLVED) hit = UNRESOLVED;
         }
-        if (hit === resourceNegated) return StatementMatch.None;
+        if (hit === UNRESOLVED) unresolved = true;
+        else if ((hit === YES) === resourceNegated) return StatementMatch.None;
       }
       let how: StatementMatch = StatementMatch.Yes;
       if (principalSet) {
@@ -215,7 +238,12 @@ function compileStatement(
         if (matchPrincipalSet(notPrincipalSet, request.principal) !== StatementMatch.None)
           return StatementMatch.None;
       }
-      if (condition && !condition.evaluate(request.context, scratch)) return StatementMatch.None;
+      if (condition) {
+        const r = condition.check(request.context, scratch);
+        if (r === NO) return StatementMatch.None;
+        if (r === UNRESOLVED) unresolved = true;
+      }
+      if (unresolved && s.effect === 'Allow') return StatementMatch.None;
       return how;
     },
   };

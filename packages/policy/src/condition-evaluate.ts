@@ -29,18 +29,41 @@ export function noteMissingKey(scratch: EvaluationScratch, key: string): void {
   scratch.missing.add(key);
 }
 
+/**
+ * The three-valued outcome of a condition: `False`, `True`, or `Unresolved` when the outcome
+ * depends on a policy variable whose key the request lacks (and that has no default).
+ * Operators combine these with Kleene's logic: `Unresolved` stays so under negation, AND is
+ * `False` if any part is, OR is `True` if any part is.
+ */
+export const ConditionResult = { False: 0, True: 1, Unresolved: 2 } as const;
+/** One of the `ConditionResult` values. */
+export type ConditionResult = (typeof ConditionResult)[keyof typeof ConditionResult];
+
+const F = ConditionResult.False;
+const T = ConditionResult.True;
+const U = ConditionResult.Unresolved;
+
 /** A `Condition` block compiled for repeated evaluation. */
 export interface CompiledCondition {
   /** Lowercased condition keys it reads. */
   readonly keys: readonly string[];
   /**
-   * True when every operator/key pair holds (AND across operators and keys, OR across a key's
-   * values). Evaluates every pair, without short-circuit, so that all missing keys are reported.
+   * True when every operator/key pair certainly holds (AND across operators and keys, OR across
+   * a key's values); false when one fails or depends on an unresolvable policy variable (the
+   * reading right for a grant). Evaluates every pair, without short-circuit, so that all missing
+   * keys are reported.
    */
   evaluate(context: RequestContext, scratch: EvaluationScratch): boolean;
+  /** The three-valued result (see `ConditionResult`); `evaluate` is `check(...) === True`. */
+  check(context: RequestContext, scratch: EvaluationScratch): ConditionResult;
 }
 
-type ValueTest = (value: ContextScalar, context: RequestContext, scratch: EvaluationScratch) => boolean;
+type ValueTest = (
+  value: ContextScalar,
+  context: RequestContext,
+  scratch: EvaluationScratch,
+) => ConditionResult;
+type FixedTest = (value: ContextScalar) => boolean;
 
 function arnParts(value: string): string[] | undefined {
   const parts: string[] = [];
@@ -114,16 +137,21 @@ function compileValueTest(op: ConditionOperator, raw: string, variables: boolean
   const family = op.family;
   if (variables && (family === 'String' || family === 'Arn') && raw.includes('${')) {
     const parsed = parsePolicyTemplate(raw);
-    if ('error' in parsed) return () => false;
+    // Refused by parsePolicy; if built by hand, "unknown" makes the statement fail safe.
+    if ('error' in parsed) return () => U;
     if (parsed.hasVariables) return compileVariableTest(op, parsed);
     // Only escapes: resolve once against an empty context.
     const fixed = resolveTemplate(parsed, new Map());
-    if (fixed) return compileFixedTest(op, fixed.text, fixed.mask);
+    if (fixed) return lift(compileFixedTest(op, fixed.text, fixed.mask));
   }
-  return compileFixedTest(op, raw, undefined);
+  return lift(compileFixedTest(op, raw, undefined));
 }
 
-function compileFixedTest(op: ConditionOperator, raw: string, mask: Uint8Array | undefined): ValueTest {
+function lift(test: FixedTest): ValueTest {
+  return (v) => (test(v) ? T : F);
+}
+
+function compileFixedTest(op: ConditionOperator, raw: string, mask: Uint8Array | undefined): FixedTest {
   switch (op.family) {
     case 'String': {
       if (op.comparison === 'equals') return (v) => String(v) === raw;
@@ -174,9 +202,14 @@ function compileFixedTest(op: ConditionOperator, raw: string, mask: Uint8Array |
 function compileVariableTest(op: ConditionOperator, template: PolicyTemplate): ValueTest {
   return (v, context, scratch) => {
     const resolved = resolveTemplate(template, context, (key) => noteMissingKey(scratch, key));
-    // A missing variable without a default makes this value match nothing.
-    if (!resolved) return false;
-    return compileFixedTest(op, resolved.text, resolved.mask)(v, context, scratch);
+    // AWS: a variable with no value is "effectively null"; StringEquals-like operators don't
+    // match it and inverted ones (StringNotEquals, StringNotLike) do.
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-no-value
+    // aiam reports Unresolved instead, so that the statement decides fail-safe: an Allow does
+    // not apply, a Deny does (see compile-policy.ts). That is stricter than AWS for an Allow with
+    // an inverted operator, deliberately: a missing tag must not open access.
+    if (!resolved) return U;
+    return compileFixedTest(op, resolved.text, resolved.mask)(v) ? T : F;
   };
 }
 
@@ -188,58 +221,87 @@ interface CompiledPair {
   readonly nullExpect: readonly boolean[];
 }
 
+/** Whether a request value matches any of the policy's values (Kleene OR). */
 function anyPolicyValue(
   pair: CompiledPair,
   v: ContextScalar,
   ctx: RequestContext,
   s: EvaluationScratch,
-): boolean {
-  for (const test of pair.tests) if (test(v, ctx, s)) return true;
-  return false;
+): ConditionResult {
+  let out: ConditionResult = F;
+  for (const test of pair.tests) {
+    const r = test(v, ctx, s);
+    if (r === T) return T;
+    if (r === U) out = U;
+  }
+  return out;
 }
 
-function evaluatePair(pair: CompiledPair, context: RequestContext, scratch: EvaluationScratch): boolean {
+/** Applies the operator's negation to a match result; Unresolved stays Unresolved. */
+function orient(r: ConditionResult, negated: boolean): ConditionResult {
+  if (r === U || !negated) return r;
+  return r === T ? F : T;
+}
+
+function evaluatePair(
+  pair: CompiledPair,
+  context: RequestContext,
+  scratch: EvaluationScratch,
+): ConditionResult {
   const raw = context.get(pair.key);
   const values: readonly ContextScalar[] | undefined =
     raw === undefined ? undefined : Array.isArray(raw) ? (raw as readonly ContextScalar[]) : undefined;
   const absent = raw === undefined || (values !== undefined && values.length === 0);
   const op = pair.op;
   if (op.family === 'Null') {
-    for (const expectAbsent of pair.nullExpect) if (expectAbsent === absent) return true;
-    return false;
+    for (const expectAbsent of pair.nullExpect) if (expectAbsent === absent) return T;
+    return F;
   }
   if (absent) {
     if (raw === undefined) noteMissingKey(scratch, pair.key);
     // AWS: ForAllValues is true when the key is missing or empty; ForAnyValue is false.
-    if (op.setOperator === 'ForAllValues') return true;
-    if (op.ifExists) return true;
-    if (op.setOperator === 'ForAnyValue') return false;
+    if (op.setOperator === 'ForAllValues') return T;
+    if (op.ifExists) return T;
+    if (op.setOperator === 'ForAnyValue') return F;
     // A negated operator ("the key must not match") holds when there is no key at all.
-    return op.negated;
+    return op.negated ? T : F;
   }
   if (op.setOperator === 'ForAllValues') {
+    // Every request value must pass: False if one fails, else Unresolved if one is.
     const list = values ?? [raw as ContextScalar];
-    for (const v of list) if (anyPolicyValue(pair, v, context, scratch) === op.negated) return false;
-    return true;
+    let out: ConditionResult = T;
+    for (const v of list) {
+      const r = orient(anyPolicyValue(pair, v, context, scratch), op.negated);
+      if (r === F) return F;
+      if (r === U) out = U;
+    }
+    return out;
   }
   if (op.setOperator === 'ForAnyValue') {
     const list = values ?? [raw as ContextScalar];
-    for (const v of list) if (anyPolicyValue(pair, v, context, scratch) !== op.negated) return true;
-    return false;
+    let out: ConditionResult = F;
+    for (const v of list) {
+      const r = orient(anyPolicyValue(pair, v, context, scratch), op.negated);
+      if (r === T) return T;
+      if (r === U) out = U;
+    }
+    return out;
   }
   // A single-valued operator on a multi-valued key matches when any request value matches.
-  let matched = false;
+  let matched: ConditionResult = F;
   if (values) {
     for (const v of values) {
-      if (anyPolicyValue(pair, v, context, scratch)) {
-        matched = true;
+      const r = anyPolicyValue(pair, v, context, scratch);
+      if (r === T) {
+        matched = T;
         break;
       }
+      if (r === U) matched = U;
     }
   } else {
     matched = anyPolicyValue(pair, raw as ContextScalar, context, scratch);
   }
-  return op.negated ? !matched : matched;
+  return orient(matched, op.negated);
 }
 
 /**
@@ -269,12 +331,18 @@ export function compileCondition(
     }
   }
   const keys = [...new Set(pairs.map((p) => p.key))];
+  const check = (context: RequestContext, scratch: EvaluationScratch): ConditionResult => {
+    let out: ConditionResult = failClosed ? F : T;
+    for (const pair of pairs) {
+      const r = evaluatePair(pair, context, scratch);
+      if (r === F) out = F;
+      else if (r === U && out === T) out = U;
+    }
+    return out;
+  };
   return {
     keys,
-    evaluate(context, scratch) {
-      let ok = !failClosed;
-      for (const pair of pairs) if (!evaluatePair(pair, context, scratch)) ok = false;
-      return ok;
-    },
+    check,
+    evaluate: (context, scratch) => check(context, scratch) === T,
   };
 }

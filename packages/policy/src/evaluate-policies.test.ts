@@ -6,7 +6,12 @@ import { type CompiledPolicy, compilePolicy } from './compile-policy.js';
 import type { PolicyKind } from './decision.js';
 import { evaluatePolicies, type PolicySet } from './evaluate-policies.js';
 import { parsePolicyOrThrow } from './parse-policy.js';
-import { type AuthorizationRequest, createRequestContext, type RequestPrincipal } from './request-context.js';
+import {
+  type AuthorizationRequest,
+  type ContextValue,
+  createRequestContext,
+  type RequestPrincipal,
+} from './request-context.js';
 
 const V = '2012-10-17';
 let n = 0;
@@ -464,6 +469,218 @@ describe('evaluatePolicies: properties', () => {
         assert.equal(denied.decision, 'explicitDeny');
       }),
       { numRuns: 400 },
+    );
+  });
+});
+
+// "Policy variables with no value":
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-no-value
+// AWS: a Resource/NotResource entry with such a variable matches no resource; StringEquals-like
+// operators don't match; inverted operators (StringNotEquals, StringNotLike) do. aiam reads an
+// unresolvable variable as "unknown" instead: an Allow that depends on it never applies, a Deny
+// applies when its other parts match. So aiam never allows what AWS would deny (see compile-policy.ts).
+describe('evaluatePolicies: unresolvable policy variables fail safe', () => {
+  const everything = policy('identity', allow('s3:*'));
+  const noName = (action = 's3:GetObject', resource = 'arn:aws:s3:::data/alice/x', ctx = {}) =>
+    req(alice, action, resource, ctx);
+
+  it('Allow with NotResource naming a variable does not apply when the variable is missing', () => {
+    const outsideHome = policy('identity', {
+      Effect: 'Allow',
+      Action: 's3:*',
+      NotResource: 'arn:aws:s3:::data/${aws:username}/*',
+    });
+    const d = decide(noName('s3:GetObject', 'arn:aws:s3:::data/bob/x'), { identity: [outsideHome] });
+    assert.equal(d.decision, 'implicitDeny');
+    assert.deepEqual(d.missingContextValues, ['aws:username']);
+    // With the name present the statement works as written.
+    const named = req(alice, 's3:GetObject', 'arn:aws:s3:::data/bob/x', { 'aws:username': 'alice' });
+    assert.equal(decide(named, { identity: [outsideHome] }).decision, 'allowed');
+    const own = req(alice, 's3:GetObject', 'arn:aws:s3:::data/alice/x', { 'aws:username': 'alice' });
+    assert.equal(decide(own, { identity: [outsideHome] }).decision, 'implicitDeny');
+  });
+
+  it('Allow with a negated operator against a missing variable does not apply', () => {
+    for (const op of ['StringNotEquals', 'StringNotLike', 'ArnNotEquals', 'ForAllValues:StringNotEquals']) {
+      const p = policy(
+        'identity',
+        allow('s3:GetObject', '*', {
+          Condition: { [op]: { 's3:ExistingObjectTag/team': '${aws:PrincipalTag/team}' } },
+        }),
+      );
+      const d = decide(noName('s3:GetObject', OBJ, { 's3:ExistingObjectTag/team': 'web' }), {
+        identity: [p],
+      });
+      assert.equal(d.decision, 'implicitDeny', op);
+      assert.deepEqual(d.missingContextValues, ['aws:principaltag/team'], op);
+    }
+  });
+
+  it('Deny with a negated operator against a missing variable applies (AWS documents this)', () => {
+    const p = policy(
+      'identity',
+      deny('s3:GetObject', '*', {
+        Condition: { StringNotEquals: { 's3:ExistingObjectTag/team': '${aws:PrincipalTag/team}' } },
+      }),
+    );
+    const d = decide(noName('s3:GetObject', OBJ, { 's3:ExistingObjectTag/team': 'web' }), {
+      identity: [everything, p],
+    });
+    assert.equal(d.decision, 'explicitDeny');
+  });
+
+  it('Deny with Resource, NotResource or a positive operator on a missing variable applies', () => {
+    const byResource = policy('identity', deny('s3:*', 'arn:aws:s3:::data/${aws:username}/*'));
+    const byNotResource = policy('identity', {
+      Effect: 'Deny',
+      Action: 's3:*',
+      NotResource: 'arn:aws:s3:::data/${aws:username}/*',
+    });
+    const byCondition = policy(
+      'identity',
+      deny('s3:*', '*', {
+        Condition: { StringEquals: { 's3:ExistingObjectTag/owner': '${aws:username}' } },
+      }),
+    );
+    for (const p of [byResource, byNotResource, byCondition]) {
+      const d = decide(noName('s3:GetObject', OBJ, { 's3:ExistingObjectTag/owner': 'bob' }), {
+        identity: [everything, p],
+      });
+      assert.equal(d.decision, 'explicitDeny', JSON.stringify(p.source));
+      assert.ok(d.missingContextValues.includes('aws:username'));
+    }
+  });
+
+  it('a Deny still needs its other parts to match', () => {
+    const p = policy(
+      'identity',
+      deny('s3:PutObject', 'arn:aws:s3:::data/${aws:username}/*', {
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
+    const ctx = { 'aws:SecureTransport': 'true' };
+    assert.equal(decide(noName('s3:PutObject', OBJ, ctx), { identity: [everything, p] }).decision, 'allowed');
+    assert.equal(decide(noName('s3:GetObject', OBJ), { identity: [everything, p] }).decision, 'allowed');
+    assert.equal(
+      decide(noName('s3:PutObject', OBJ, { 'aws:SecureTransport': 'false' }), { identity: [everything, p] })
+        .decision,
+      'explicitDeny',
+    );
+  });
+
+  it('an entry that matches outright decides without the variable', () => {
+    const p = policy('identity', allow('s3:GetObject', [OBJ, 'arn:aws:s3:::data/${aws:username}/*']));
+    assert.equal(decide(noName('s3:GetObject', OBJ), { identity: [p] }).decision, 'allowed');
+    const excluded = policy('identity', {
+      Effect: 'Deny',
+      Action: 's3:*',
+      NotResource: [OBJ, 'arn:aws:s3:::data/${aws:username}/*'],
+    });
+    assert.equal(
+      decide(noName('s3:GetObject', OBJ), { identity: [everything, excluded] }).decision,
+      'allowed',
+    );
+  });
+
+  it('a default value resolves the variable', () => {
+    const p = policy('identity', {
+      Effect: 'Allow',
+      Action: 's3:*',
+      NotResource: "arn:aws:s3:::data/${aws:username, 'nobody'}/*",
+    });
+    assert.equal(
+      decide(noName('s3:GetObject', 'arn:aws:s3:::data/bob/x'), { identity: [p] }).decision,
+      'allowed',
+    );
+    assert.equal(
+      decide(noName('s3:GetObject', 'arn:aws:s3:::data/nobody/x'), { identity: [p] }).decision,
+      'implicitDeny',
+    );
+  });
+
+  // Property: with VAR used only as a policy variable (never as a condition key), removing it
+  // from the context never turns a request that was not allowed into an allowed one, and
+  // never removes an explicit deny. (The same is false for a missing *condition key*, which AWS
+  // defines to satisfy negated operators, so the property is about variables only.)
+  it('a missing variable never grants more than any value of it would (property)', () => {
+    const VAR = 'aws:PrincipalTag/team';
+    const text = fc.constantFrom('ml', 'web', '*', 'm?');
+    const withVar = fc.constantFrom('${aws:PrincipalTag/team}', 'x-${aws:PrincipalTag/team}', 'ml');
+    const resPattern = fc.constantFrom(
+      '*',
+      'arn:aws:s3:::data/${aws:PrincipalTag/team}/*',
+      'arn:aws:s3:::data/ml/*',
+      'arn:aws:s3:::data/*',
+      'arn:aws:s3:::${aws:PrincipalTag/team}-*',
+    );
+    const op = fc.constantFrom(
+      'StringEquals',
+      'StringNotEquals',
+      'StringLike',
+      'StringNotLike',
+      'StringEqualsIfExists',
+      'StringNotEqualsIfExists',
+      'ForAnyValue:StringEquals',
+      'ForAllValues:StringNotLike',
+      'ForAnyValue:StringNotEquals',
+      'ArnNotLike',
+    );
+    const statement = fc.record({
+      Effect: fc.constantFrom('Allow', 'Deny'),
+      Action: fc.constantFrom('s3:*', 's3:GetObject', 's3:PutObject'),
+      negRes: fc.boolean(),
+      res: fc.array(resPattern, { minLength: 1, maxLength: 2 }),
+      cond: fc.option(
+        fc.record({
+          op,
+          key: fc.constantFrom('s3:prefix', 'aws:RequestTag/team'),
+          vals: fc.array(withVar, { minLength: 1, maxLength: 2 }),
+        }),
+        { nil: undefined },
+      ),
+    });
+    const toStatement = (s: {
+      Effect: string;
+      Action: string;
+      negRes: boolean;
+      res: string[];
+      cond?: { op: string; key: string; vals: string[] } | undefined;
+    }) => ({
+      Effect: s.Effect,
+      Action: s.Action,
+      [s.negRes ? 'NotResource' : 'Resource']: s.res,
+      ...(s.cond ? { Condition: { [s.cond.op]: { [s.cond.key]: s.cond.vals } } } : {}),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(statement, { minLength: 1, maxLength: 4 }),
+        fc.option(fc.array(statement, { minLength: 1, maxLength: 2 }), { nil: undefined }),
+        fc.constantFrom('s3:GetObject', 's3:PutObject'),
+        fc.constantFrom('arn:aws:s3:::data/ml/a', 'arn:aws:s3:::data/web/a', 'arn:aws:s3:::ml-x/a'),
+        text,
+        fc.option(fc.oneof(text, fc.array(text, { maxLength: 2 })), { nil: undefined }),
+        fc.option(text, { nil: undefined }),
+        (stmts, boundary, action, resource, value, tag, prefix) => {
+          const set: PolicySet = {
+            identity: [policy('identity', ...stmts.map(toStatement))],
+            ...(boundary ? { permissionsBoundary: policy('boundary', ...boundary.map(toStatement)) } : {}),
+          };
+          const base: Record<string, ContextValue> = {};
+          if (tag !== undefined) base['aws:RequestTag/team'] = tag;
+          if (prefix !== undefined) base['s3:prefix'] = prefix;
+          const without = evaluatePolicies(
+            { principal: alice, action, resource, context: createRequestContext(base) },
+            set,
+          );
+          const withValue = evaluatePolicies(
+            { principal: alice, action, resource, context: createRequestContext({ ...base, [VAR]: value }) },
+            set,
+          );
+          if (without.decision === 'allowed') assert.equal(withValue.decision, 'allowed');
+          if (withValue.decision === 'explicitDeny') assert.equal(without.decision, 'explicitDeny');
+        },
+      ),
+      { numRuns: 1500 },
     );
   });
 });

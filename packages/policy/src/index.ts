@@ -74,7 +74,12 @@ export {
   parseConditionNumber,
   parseConditionOperator,
 } from './condition-operators.js';
-export { type CompiledCondition, compileCondition, type EvaluationScratch } from './condition-evaluate.js';
+export {
+  type CompiledCondition,
+  ConditionResult,
+  compileCondition,
+  type EvaluationScratch,
+} from './condition-evaluate.js';
 export { type CidrBlock, cidrContains, type IpAddressValue, parseCidr, parseIpAddress } from './ip-cidr.js';
 export {
   type CompiledPolicy,

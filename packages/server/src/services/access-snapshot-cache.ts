@@ -1,0 +1,417 @@
+import {
+  AccessModel,
+  type AccessModelGroup,
+  type AccessModelPrincipal,
+  type CompiledPolicy,
+  catalog,
+  compilePolicy,
+  type DenyAssignment as EngineDenyAssignment,
+  type RoleAssignment as EngineRoleAssignment,
+  type RoleDefinition as EngineRoleDefinition,
+  isDataAction,
+  type PolicyKind,
+  parsePolicyOrThrow,
+  type ResourcePolicyAttachment,
+} from '@aiam/policy';
+import type { Store } from '../store/store.js';
+import type {
+  AccessSnapshot,
+  Group,
+  ManagedIdentity,
+  ManagedPolicy,
+  Role,
+  StoreChange,
+  User,
+} from '../store/store-types.js';
+
+/** The settings key prefix of a principal's session-revocation time (ms since the epoch). */
+export const SESSION_REVOCATION_PREFIX = 'sessions-revoked-before:';
+
+/** A document that could not be compiled while building the model (it grants nothing). */
+export interface SnapshotProblem {
+  readonly policyId: string;
+  readonly message: string;
+}
+
+/**
+ * One immutable, consistent view of the access data at one store revision: the engine's model
+ * and the lookups the resolvers and services need (principals by ARN, compiled managed policies
+ * for session `PolicyArns`, session-revocation times). Never mutated after it is built.
+ */
+export interface AccessView {
+  readonly revision: number;
+  readonly accountId: string;
+  readonly model: AccessModel;
+  readonly usersByArn: ReadonlyMap<string, User>;
+  readonly usersById: ReadonlyMap<string, User>;
+  readonly groupsByArn: ReadonlyMap<string, Group>;
+  /** Group ARNs of each user ARN. */
+  readonly groupsOfUser: ReadonlyMap<string, readonly string[]>;
+  readonly rolesByArn: ReadonlyMap<string, Role>;
+  readonly identitiesByArn: ReadonlyMap<string, ManagedIdentity>;
+  /** Managed policies by ARN, with their default version's document. */
+  readonly policiesByArn: ReadonlyMap<string, ManagedPolicy & { document: string }>;
+  /** A managed policy's default version compiled as a session policy (for `PolicyArns`). */
+  sessionPolicy(policyArn: string): CompiledPolicy | undefined;
+  /** Sessions of this principal issued before this time (ms) are revoked. */
+  readonly sessionsRevokedBefore: ReadonlyMap<string, number>;
+  /** Stored documents that failed to compile; each was left out of the model. */
+  readonly problems: readonly SnapshotProblem[];
+  /** How long building this view took, in milliseconds. */
+  readonly buildMs: number;
+}
+
+/** Options of {@link AccessSnapshotCache}. */
+export interface AccessSnapshotCacheOptions {
+  /** Called when a stored document cannot be compiled (it is then left out). */
+  readonly onProblem?: (problem: SnapshotProblem) => void;
+}
+
+/** The policy id of an inline policy in the model and in decisions. */
+export function inlinePolicyId(principalArn: string, name: string): string {
+  return `${principalArn}#inline/${name}`;
+}
+
+/** The policy id of a managed policy used as a permissions boundary. */
+export function boundaryPolicyId(policyArn: string): string {
+  return `${policyArn}#boundary`;
+}
+
+/** The policy id of a role's trust policy. */
+export function trustPolicyId(roleArn: string): string {
+  return `${roleArn}#trust`;
+}
+
+/** The policy id of a resource policy (a bucket policy). */
+export function resourcePolicyId(resourceArn: string): string {
+  return `${resourceArn}#resource-policy`;
+}
+
+/** The built-in role definitions of the catalog, as the engine takes them (id = name). */
+export function builtInRoleDefinitions(): EngineRoleDefinition[] {
+  return catalog.roleDefinitions.map((r) => ({
+    id: r.name,
+    name: r.name,
+    actions: r.actions,
+    notActions: r.notActions,
+    dataActions: r.dataActions,
+    notDataActions: r.notDataActions,
+  }));
+}
+
+const dataActionPredicate = (actionLower: string): boolean => isDataAction(actionLower);
+
+/**
+ * Builds the engine's `AccessModel` from `store.loadAccessSnapshot()` and keeps it current.
+ *
+ * Freshness: the cache listens to the store's committed changes (in-process ones are delivered
+ * before the mutating call returns, other nodes' through PostgreSQL LISTEN/NOTIFY) and only
+ * remembers the newest revision it heard of; the next `view()` rebuilds when the model is older.
+ * So a mutation is visible to the very next authorization on this node (read-your-writes, no
+ * sleep), and on other nodes within the notification delay. Concurrent callers share one
+ * rebuild. Compiled documents are reused across rebuilds (keyed by kind, id and text), so a
+ * rebuild after one change compiles only what changed.
+ *
+ * @example
+ * const cache = await AccessSnapshotCache.open(store);
+ * const { model } = await cache.view();
+ */
+export class AccessSnapshotCache {
+  readonly #store: Store;
+  readonly #onProblem: ((p: SnapshotProblem) => void) | undefined;
+  #view: AccessView | undefined;
+  #known = -1;
+  #building: Promise<AccessView> | undefined;
+  #compiled = new Map<string, CompiledPolicy | Error>();
+  #unsubscribe: (() => Promise<void>) | undefined;
+  readonly #listeners = new Set<(view: AccessView) => void>();
+
+  private constructor(store: Store, options: AccessSnapshotCacheOptions) {
+    this.#store = store;
+    this.#onProblem = options.onProblem;
+  }
+
+  /** Subscribes to the store's changes and builds the first view. */
+  static async open(store: Store, options: AccessSnapshotCacheOptions = {}): Promise<AccessSnapshotCache> {
+    const cache = new AccessSnapshotCache(store, options);
+    cache.#unsubscribe = await store.subscribeChanges((change) => cache.#heard(change));
+    await cache.view();
+    return cache;
+  }
+
+  #heard(change: StoreChange): void {
+    // '*' follows a lost notification channel: whatever happened, rebuild.
+    if (change.kinds.includes('*')) this.#known = Number.MAX_SAFE_INTEGER;
+    else if (change.revision > this.#known) this.#known = change.revision;
+  }
+
+  /** The view the last build produced, without checking freshness (undefined before the first). */
+  get latest(): AccessView | undefined {
+    return this.#view;
+  }
+
+  /** The current model, for synchronous callers (`AccessModelSource`); may lag one change. */
+  current(): AccessModel | undefined {
+    return this.#view?.model;
+  }
+
+  /** True when a committed change is newer than the current view. */
+  get stale(): boolean {
+    return this.#view === undefined || this.#view.revision < this.#known;
+  }
+
+  /** Forces the next `view()` to reload (e.g. after an out-of-band restore). */
+  invalidate(): void {
+    this.#known = Number.MAX_SAFE_INTEGER;
+  }
+
+  /** Calls `listener` with every newly built view. Returns the function that stops it. */
+  onRebuild(listener: (view: AccessView) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The view at the newest committed revision this node knows of, rebuilding when needed. */
+  async view(): Promise<AccessView> {
+    const v = this.#view;
+    if (v !== undefined && v.revision >= this.#known) return v;
+    if (this.#building) {
+      const built = await this.#building;
+      // A change committed while that build was reading may be newer than what it saw.
+      if (built.revision >= this.#known) return built;
+      return this.view();
+    }
+    this.#building = this.#build().finally(() => {
+      this.#building = undefined;
+    });
+    return this.#building;
+  }
+
+  /** Stops listening for changes. */
+  async close(): Promise<void> {
+    const stop = this.#unsubscribe;
+    this.#unsubscribe = undefined;
+    await stop?.();
+  }
+
+  async #build(): Promise<AccessView> {
+    const { snapshot, settings } = await this.#store.readTransaction(async (tx) => ({
+      snapshot: await tx.loadAccessSnapshot(),
+      settings: await tx.listSettings(),
+    }));
+    const t0 = performance.now();
+    const view = this.#assemble(snapshot, settings);
+    const buildMs = performance.now() - t0;
+    const done: AccessView = { ...view, buildMs };
+    if (this.#known === Number.MAX_SAFE_INTEGER) this.#known = snapshot.revision;
+    if (this.#view === undefined || done.revision >= this.#view.revision) this.#view = done;
+    for (const l of this.#listeners) {
+      try {
+        l(done);
+      } catch {
+        // A listener's failure must not break authorization.
+      }
+    }
+    return this.#view;
+  }
+
+  #assemble(
+    s: AccessSnapshot,
+    settings: readonly { key: string; value: string }[],
+  ): Omit<AccessView, 'buildMs'> {
+    const problems: SnapshotProblem[] = [];
+    const previous = this.#compiled;
+    const next = new Map<string, CompiledPolicy | Error>();
+    const compile = (id: string, kind: PolicyKind, document: string): CompiledPolicy | undefined => {
+      const key = `${kind}\0${id}\0${document}`;
+      let hit = previous.get(key) ?? next.get(key);
+      if (hit === undefined) {
+        try {
+          hit = compilePolicy(parsePolicyOrThrow(document, { kind }), { id, kind });
+        } catch (e) {
+          hit = e instanceof Error ? e : new Error(String(e));
+        }
+      }
+      next.set(key, hit);
+      if (hit instanceof Error) {
+        const problem = { policyId: id, message: hit.message };
+        problems.push(problem);
+        this.#onProblem?.(problem);
+        return undefined;
+      }
+      return hit;
+    };
+
+    const policies: CompiledPolicy[] = [];
+    const policyIds = new Set<string>();
+    const add = (p: CompiledPolicy | undefined): string | undefined => {
+      if (p === undefined) return undefined;
+      if (!policyIds.has(p.id)) {
+        policyIds.add(p.id);
+        policies.push(p);
+      }
+      return p.id;
+    };
+    // A policy that cannot compile must not widen access: as an attachment it grants nothing,
+    // as a boundary it caps everything (an empty boundary allows nothing).
+    const emptyBoundary = (id: string): string =>
+      add(
+        compilePolicy(parsePolicyOrThrow({ Version: '2012-10-17', Statement: [] }, { kind: 'boundary' }), {
+          id,
+          kind: 'boundary',
+        }),
+      )!;
+
+    const policiesByArn = new Map(s.policies.map((p) => [p.arn, p]));
+    const attachedTo = new Map<string, string[]>();
+    const push = (m: Map<string, string[]>, k: string, v: string) => {
+      const list = m.get(k);
+      if (list) list.push(v);
+      else m.set(k, [v]);
+    };
+    for (const a of s.attachments) {
+      const p = policiesByArn.get(a.policyArn);
+      if (!p) continue;
+      const id = add(compile(p.arn, 'identity', p.document));
+      if (id) push(attachedTo, a.principalArn, id);
+    }
+    for (const i of s.inlinePolicies) {
+      const id = add(compile(inlinePolicyId(i.principalArn, i.name), 'identity', i.document));
+      if (id) push(attachedTo, i.principalArn, id);
+    }
+    const boundaryOf = (arn: string | null): string | undefined => {
+      if (arn === null) return undefined;
+      const p = policiesByArn.get(arn);
+      const id = boundaryPolicyId(arn);
+      const compiled = p ? compile(id, 'boundary', p.document) : undefined;
+      return compiled ? add(compiled) : emptyBoundary(id);
+    };
+
+    const groupsOfUser = new Map<string, string[]>();
+    for (const m of s.memberships) push(groupsOfUser, m.userArn, m.groupArn);
+
+    const principals: AccessModelPrincipal[] = [];
+    for (const u of s.users) {
+      const boundary = boundaryOf(u.permissionsBoundaryArn);
+      principals.push({
+        arn: u.arn,
+        groups: groupsOfUser.get(u.arn) ?? [],
+        policies: attachedTo.get(u.arn) ?? [],
+        ...(boundary ? { permissionsBoundary: boundary } : {}),
+      });
+    }
+    for (const r of s.roles) {
+      const boundary = boundaryOf(r.permissionsBoundaryArn);
+      principals.push({
+        arn: r.arn,
+        policies: attachedTo.get(r.arn) ?? [],
+        ...(boundary ? { permissionsBoundary: boundary } : {}),
+      });
+    }
+    for (const m of s.managedIdentities)
+      principals.push({ arn: m.arn, policies: attachedTo.get(m.arn) ?? [] });
+    const groups: AccessModelGroup[] = s.groups.map((g) => ({
+      arn: g.arn,
+      policies: attachedTo.get(g.arn) ?? [],
+    }));
+
+    const resourcePolicies: ResourcePolicyAttachment[] = [];
+    for (const r of s.roles) {
+      const id = add(compile(trustPolicyId(r.arn), 'trust', r.trustPolicy));
+      if (id) resourcePolicies.push({ resource: r.arn, policy: id });
+    }
+    for (const r of s.resourcePolicies) {
+      const id = add(compile(resourcePolicyId(r.resourceArn), 'resource', r.document));
+      if (id) resourcePolicies.push({ resource: r.resourceArn, policy: id });
+    }
+
+    // Built-ins come from the catalog (the stored row of a built-in only anchors assignments).
+    const builtIns = builtInRoleDefinitions();
+    const builtInIds = new Set(builtIns.map((b) => b.id));
+    const roleDefinitions: EngineRoleDefinition[] = [...builtIns];
+    for (const d of s.roleDefinitions) {
+      if (builtInIds.has(d.id)) continue;
+      roleDefinitions.push({
+        id: d.id,
+        name: d.name,
+        actions: d.permissions.actions,
+        notActions: d.permissions.notActions,
+        dataActions: d.permissions.dataActions,
+        notDataActions: d.permissions.notDataActions,
+        ...(d.assignableScopes.length ? { assignableScopes: d.assignableScopes } : {}),
+      });
+    }
+    const definedIds = new Set(roleDefinitions.map((d) => d.id));
+    const roleAssignments: EngineRoleAssignment[] = [];
+    for (const a of s.roleAssignments) {
+      // Conditions on assignments are not evaluated by the engine; such an assignment grants
+      // nothing rather than granting unconditionally.
+      if (a.condition !== null || !definedIds.has(a.roleDefinitionId)) {
+        problems.push({ policyId: a.id, message: 'role assignment skipped (condition or unknown role)' });
+        continue;
+      }
+      roleAssignments.push({
+        id: a.id,
+        principalArn: a.principalArn,
+        roleDefinition: a.roleDefinitionId,
+        scope: a.scope,
+      });
+    }
+    const denyAssignments: EngineDenyAssignment[] = s.denyAssignments.map((d) => ({
+      id: d.id,
+      principals: d.principalArns,
+      excludePrincipals: d.excludedPrincipalArns,
+      actions: d.permissions.actions,
+      notActions: d.permissions.notActions,
+      dataActions: d.permissions.dataActions,
+      notDataActions: d.permissions.notDataActions,
+      scope: d.scope,
+    }));
+
+    const model = AccessModel.build({
+      policies,
+      principals,
+      groups,
+      resourcePolicies,
+      roleDefinitions,
+      roleAssignments,
+      denyAssignments,
+      isDataAction: dataActionPredicate,
+    });
+
+    const sessionsRevokedBefore = new Map<string, number>();
+    for (const setting of settings) {
+      if (!setting.key.startsWith(SESSION_REVOCATION_PREFIX)) continue;
+      const at = Number(setting.value);
+      if (Number.isFinite(at))
+        sessionsRevokedBefore.set(setting.key.slice(SESSION_REVOCATION_PREFIX.length), at);
+    }
+
+    // Session-policy compilations are made lazily and kept with this view.
+    const sessionCompiled = new Map<string, CompiledPolicy | undefined>();
+    const sessionPolicy = (policyArn: string): CompiledPolicy | undefined => {
+      if (sessionCompiled.has(policyArn)) return sessionCompiled.get(policyArn);
+      const p = policiesByArn.get(policyArn);
+      const compiled = p ? compile(`${policyArn}#session`, 'session', p.document) : undefined;
+      sessionCompiled.set(policyArn, compiled);
+      return compiled;
+    };
+
+    this.#compiled = next;
+    return {
+      revision: s.revision,
+      accountId: s.accountId,
+      model,
+      usersByArn: new Map(s.users.map((u) => [u.arn, u])),
+      usersById: new Map(s.users.map((u) => [u.id, u])),
+      groupsByArn: new Map(s.groups.map((g) => [g.arn, g])),
+      groupsOfUser,
+      rolesByArn: new Map(s.roles.map((r) => [r.arn, r])),
+      identitiesByArn: new Map(s.managedIdentities.map((m) => [m.arn, m])),
+      policiesByArn,
+      sessionPolicy,
+      sessionsRevokedBefore,
+      problems,
+    };
+  }
+}

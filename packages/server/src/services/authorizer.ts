@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type AuthorizationRequest,
+  type CompiledPolicy,
+  type Decision,
+  explainDecision,
+  type RequestContext,
+  type RequestPrincipal,
+} from '@aiam/policy';
+import { type Clock, systemClock } from '../clock.js';
+import type { Store } from '../store/store.js';
+import type { NewAuditRecord } from '../store/store-types.js';
+import type { AccessSnapshotCache } from './access-snapshot-cache.js';
+
+/** One authorization question, as every route asks it. */
+export interface AuthorizeInput {
+  readonly principal: RequestPrincipal;
+  readonly action: string;
+  readonly resource: string;
+  readonly context: RequestContext;
+  /** The caller's session policies (AssumeRole `Policy`/`PolicyArns`); they cap its grants. */
+  readonly sessionPolicies?: readonly CompiledPolicy[];
+  /** Recorded with the decision for the audit trail. */
+  readonly audit?: {
+    readonly requestId?: string;
+    readonly sourceIp?: string;
+    readonly userAgent?: string;
+    readonly credentialId?: string;
+  };
+}
+
+/** The answer: the engine's decision, its unique id, and whether the request may proceed. */
+export interface AuthorizeResult {
+  readonly decision: Decision;
+  readonly decisionId: string;
+  readonly allowed: boolean;
+  /** The store revision of the model that decided. */
+  readonly revision: number;
+}
+
+/** A decision kept for `explain`. */
+export interface RecordedDecision {
+  readonly decisionId: string;
+  readonly time: number;
+  readonly revision: number;
+  readonly principal: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly decision: Decision;
+  /** The engine's trace rendered for people (`explainDecision`). */
+  readonly explanation: string;
+}
+
+/** Options of {@link ServiceAuthorizer}. */
+export interface ServiceAuthorizerOptions {
+  readonly clock?: Clock;
+  /** How many recent decisions `explain` keeps in memory (default 10000). */
+  readonly recentDecisions?: number;
+  /** Write each decision to the audit trail (default true). */
+  readonly audit?: boolean;
+  /** Flush audit records after this many are queued (default 200) or this many ms (default 250). */
+  readonly auditBatchSize?: number;
+  readonly auditFlushMs?: number;
+  /** Told when an audit batch could not be written (the decisions are still enforced). */
+  readonly onAuditError?: (error: unknown) => void;
+}
+
+/**
+ * THE authorization function of the server: every route (control plane, STS, S3, gateway,
+ * SCIM) asks it, and nothing else decides. It waits only when a committed change is newer than
+ * the model (read-your-writes); each decision gets a unique id, is kept in a bounded
+ * recent-decisions map for `explain`, and is appended to the audit trail in batches, off the
+ * request path, so a decision never waits on an audit write.
+ *
+ * @example
+ * const { allowed, decisionId } = await authorizer.authorize({ principal, action: 'iam:CreateUser',
+ *   resource: 'arn:aws:iam::111122223333:user/bob', context });
+ * if (!allowed) throw new NotAllowedError('…', { decisionId });
+ */
+export class ServiceAuthorizer {
+  readonly #cache: AccessSnapshotCache;
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #recentLimit: number;
+  readonly #recent = new Map<string, RecordedDecision>();
+  readonly #audit: boolean;
+  readonly #batchSize: number;
+  readonly #flushMs: number;
+  readonly #onAuditError: ((e: unknown) => void) | undefined;
+  #queue: NewAuditRecord[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(cache: AccessSnapshotCache, store: Store, options: ServiceAuthorizerOptions = {}) {
+    this.#cache = cache;
+    this.#store = store;
+    this.#clock = options.clock ?? systemClock;
+    this.#recentLimit = options.recentDecisions ?? 10000;
+    this.#audit = options.audit ?? true;
+    this.#batchSize = options.auditBatchSize ?? 200;
+    this.#flushMs = options.auditFlushMs ?? 250;
+    this.#onAuditError = options.onAuditError;
+  }
+
+  /** Decides one request with the model at the newest committed revision. */
+  async authorize(input: AuthorizeInput): Promise<AuthorizeResult> {
+    const view = await this.#cache.view();
+    const request: AuthorizationRequest = {
+      principal: input.principal,
+      action: input.action,
+      resource: input.resource,
+      context: input.context,
+    };
+    const decision = view.model.authorize(
+      request,
+      input.sessionPolicies ? { sessionPolicies: input.sessionPolicies } : undefined,
+    );
+    const decisionId = randomUUID();
+    const time = this.#clock.now();
+    const allowed = decision.decision === 'allowed';
+    this.#remember({
+      decisionId,
+      time,
+      revision: view.revision,
+      principal: input.principal.arn,
+      action: input.action,
+      resource: input.resource,
+      decision,
+      explanation: explainDecision(decision),
+    });
+    if (this.#audit) {
+      this.#enqueue({
+        id: decisionId,
+        time,
+        requestId: input.audit?.requestId ?? null,
+        principal: input.principal.arn,
+        action: input.action,
+        resource: input.resource,
+        decision: decision.decision,
+        matchedStatements: decision.matched,
+        sourceIp: input.audit?.sourceIp ?? null,
+        userAgent: input.audit?.userAgent ?? null,
+        extra: {
+          revision: view.revision,
+          ...(decision.reason ? { reason: decision.reason } : {}),
+          ...(decision.missingContextValues.length
+            ? { missingContextValues: decision.missingContextValues }
+            : {}),
+          ...(input.audit?.credentialId ? { credentialId: input.audit.credentialId } : {}),
+        },
+      });
+    }
+    return { decision, decisionId, allowed, revision: view.revision };
+  }
+
+  /** A recent decision by id, with its trace; undefined once it has left the bounded map. */
+  explain(decisionId: string): RecordedDecision | undefined {
+    return this.#recent.get(decisionId);
+  }
+
+  /** Writes every queued audit record now (call before shutdown). */
+  async flush(): Promise<void> {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const batch = this.#queue;
+    this.#queue = [];
+    const previous = this.#flushing;
+    this.#flushing = previous.then(async () => {
+      if (batch.length === 0) return;
+      try {
+        await this.#store.appendAudit(batch);
+      } catch (error) {
+        this.#onAuditError?.(error);
+      }
+    });
+    await this.#flushing;
+  }
+
+  #remember(record: RecordedDecision): void {
+    this.#recent.set(record.decisionId, record);
+    if (this.#recent.size > this.#recentLimit)
+      this.#recent.delete(this.#recent.keys().next().value as string);
+  }
+
+  #enqueue(record: NewAuditRecord): void {
+    this.#queue.push(record);
+    if (this.#queue.length >= this.#batchSize) {
+      void this.flush();
+    } else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        void this.flush();
+      }, this.#flushMs);
+      // An idle server must be able to exit; shutdown calls flush().
+      this.#timer.unref();
+    }
+  }
+}

@@ -3,6 +3,8 @@ export {
   type AccessConfig,
   type AccessKeyConfig,
   ACCESS_CONFIG_SCHEMA,
+  closestName,
+  didYouMean,
   type BucketConfig,
   type ConfigPathElement,
   type ConfigSchema,
@@ -45,4 +47,63 @@ export {
 } from './config/config-loader.js';
 export { loadConfigFile, readConfigFile } from './config/config-file.js';
 export { checkConfigReferences, type ReferenceIssue } from './config/check-config.js';
-export * from './config/normalized-config.js';
+export {
+  canonicalResourceName,
+  canonicalRoleName,
+  emptyState,
+  type NormalizedAccessKey,
+  type NormalizedBucket,
+  type NormalizedConfig,
+  type NormalizedDenyAssignment,
+  type NormalizedDeployment,
+  type NormalizedDomain,
+  type NormalizedEndpoint,
+  type NormalizedEndpointLimits,
+  type NormalizedGroup,
+  type NormalizedIdentity,
+  type NormalizedIdentitySetting,
+  type NormalizedModel,
+  type NormalizedModelVersion,
+  type NormalizedPermissions,
+  type NormalizedPolicy,
+  type NormalizedRole,
+  type NormalizedRoleAssignment,
+  type NormalizedRoleDefinition,
+  type NormalizedScimGroupMapping,
+  type NormalizedState,
+  type NormalizedTrustedIssuer,
+  type NormalizedUser,
+  type NormalizedUserProfile,
+  type NormalizedWorkspace,
+  type NormalizeOptions,
+  normalizeConfig,
+  normalizeIdentitySetting,
+  type Owned,
+  type ResourceSource,
+  roleAssignmentKey,
+} from './config/normalized-config.js';
+export {
+  addressOfResourceName,
+  type ChangeAction,
+  type FieldChange,
+  type FlatResource,
+  flattenState,
+  isEmptyPlan,
+  type Plan,
+  type PlanOptions,
+  planChanges,
+  RESOURCE_KINDS,
+  type ResourceChange,
+  type ResourceKind,
+  sameValue,
+  type UnmanagedResource,
+} from './config/plan.js';
+export { type ExportOptions, exportConfig, stateToConfig } from './config/export-config.js';
+export {
+  type AccessChange,
+  type AccessDiff,
+  type AccessDiffOptions,
+  type AccessLevel,
+  diffAccess,
+} from './config/access-diff.js';
+export { planToJson, type RenderPlanOptions, renderPlan } from './config/render-plan.js';

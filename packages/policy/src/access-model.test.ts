@@ -270,3 +270,68 @@ describe('AccessModel', () => {
     );
   });
 });
+
+// A role session answers to its role's ARN (identityArns): it gets everything attached to the
+// role, its groups' grants and denies included, and is bounded by the role's boundary.
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+describe('AccessModel: identities reached through identityArns', () => {
+  const m = AccessModel.build({
+    policies: [
+      pol('s3-read', 'identity', { Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }),
+      pol('all', 'identity', { Effect: 'Allow', Action: '*', Resource: '*' }),
+      pol('b-s3', 'boundary', { Effect: 'Allow', Action: 's3:*', Resource: '*' }),
+      pol('b-ml', 'boundary', { Effect: 'Allow', Action: ['ml:*', 's3:GetObject'], Resource: '*' }),
+    ],
+    groups: [{ arn: group('ops'), policies: ['s3-read'] }],
+    principals: [
+      { arn: role('ops-role'), groups: [group('ops')], permissionsBoundary: 'b-ml' },
+      { arn: role('wide'), policies: ['all'], permissionsBoundary: 'b-s3' },
+      { arn: user('svc'), policies: ['all'], permissionsBoundary: 'b-ml' },
+    ],
+    roleDefinitions: [{ id: 'reader', actions: ['ml:Get*'] }],
+    roleAssignments: [{ id: 'ra-ops', principalArn: group('ops'), roleDefinition: 'reader', scope: ws }],
+    denyAssignments: [{ id: 'da-ops', actions: ['ml:GetSecret*'], principals: [group('ops')], scope: ws }],
+  });
+  const opsSession: RequestPrincipal = {
+    arn: `arn:aws:sts::${ACCT}:assumed-role/ops-role/s`,
+    account: ACCT,
+    identityArns: [role('ops-role')],
+  };
+
+  it("grants the role's group policies and group role assignments to the session", () => {
+    assert.equal(m.authorize(req(opsSession, 's3:GetObject', 'arn:aws:s3:::d/x')).decision, 'allowed');
+    assert.equal(m.authorize(req(opsSession, 'ml:GetModel', `${ws}/model/m`)).decision, 'allowed');
+  });
+
+  it("applies deny assignments made to the role's groups", () => {
+    const d = m.authorize(req(opsSession, 'ml:GetSecretValue', `${ws}/model/m`));
+    assert.equal(d.decision, 'explicitDeny');
+  });
+
+  it('bounds the session by the role boundary', () => {
+    const wide: RequestPrincipal = {
+      arn: `arn:aws:sts::${ACCT}:assumed-role/wide/s`,
+      account: ACCT,
+      identityArns: [role('wide')],
+    };
+    assert.equal(m.authorize(req(wide, 's3:PutObject', 'arn:aws:s3:::d/x')).decision, 'allowed');
+    const d = m.authorize(req(wide, 'ml:GetModel', ws));
+    assert.equal(d.decision, 'implicitDeny');
+    assert.equal(d.reason, 'boundary');
+  });
+
+  it('applies every reachable boundary, not just the first', () => {
+    // svc's own boundary allows ml:* and s3:GetObject; the role it also answers to is bounded
+    // to s3:*. Only s3:GetObject lies in both.
+    const svc: RequestPrincipal = { arn: user('svc'), account: ACCT, identityArns: [role('wide')] };
+    assert.equal(m.authorize(req(svc, 's3:GetObject', 'arn:aws:s3:::d/x')).decision, 'allowed');
+    assert.equal(m.authorize(req(svc, 'ml:GetModel', ws)).reason, 'boundary');
+    assert.equal(m.authorize(req(svc, 's3:PutObject', 'arn:aws:s3:::d/x')).reason, 'boundary');
+    const reversed: RequestPrincipal = {
+      arn: user('svc'),
+      account: ACCT,
+      identityArns: [role('ops-role'), role('wide')],
+    };
+    assert.equal(m.authorize(req(reversed, 'ml:GetModel', ws)).reason, 'boundary');
+  });
+});

@@ -109,6 +109,22 @@ interface PrincipalEntry {
 
 const EMPTY_SET: ReadonlySet<string> = new Set();
 
+/** The groups the model knows the requester and the identities it answers to belong to. */
+function memberships(
+  entry: PrincipalEntry | undefined,
+  others: PrincipalEntry[] | undefined,
+): ReadonlySet<string> {
+  const own = entry?.groups ?? EMPTY_SET;
+  if (!others) return own;
+  let union: Set<string> | undefined;
+  for (const e of others) {
+    if (e.groups.size === 0) continue;
+    union ??= new Set(own);
+    for (const g of e.groups) union.add(g);
+  }
+  return union ?? own;
+}
+
 /** Splits `service:Name` once per distinct action string (requests reuse a few actions). */
 class ActionKeys {
   private readonly cache = new Map<string, { lower: string; service: string }>();
@@ -300,26 +316,30 @@ export class AccessModel {
     const principal = request.principal;
 
     const entry = this.principals.get(principal.arn);
-    if (entry !== undefined && entry.groups.size > 0) b.groups = entry.groups;
-
-    if (this.denyEveryone) this.denyEveryone.visit(b, service);
-    if (this.denyByPrincipal.size > 0) this.visitDenies(b, service);
-
-    let boundary = entry?.boundary;
-    if (entry) entry.identity.visit(b, service);
-    const others = principal.identityArns;
-    if (others) {
-      for (let i = 0; i < others.length; i++) {
-        const e = this.principals.get(others[i]!);
-        if (!e) continue;
-        e.identity.visit(b, service);
-        // A role session is bounded by its role's boundary.
-        boundary ??= e.boundary;
+    // The identities the requester answers to besides its own ARN (a role session: its role).
+    // Each brings everything attached to it: policies, group memberships (for group role
+    // assignments and deny assignments) and its permissions boundary.
+    let others: PrincipalEntry[] | undefined;
+    const otherArns = principal.identityArns;
+    if (otherArns) {
+      for (let i = 0; i < otherArns.length; i++) {
+        const e = this.principals.get(otherArns[i]!);
+        if (e !== undefined && e !== entry) {
+          others ??= [];
+          if (!others.includes(e)) others.push(e);
+        }
       }
     }
+    const known = memberships(entry, others);
+    if (known.size > 0) b.groups = known;
+
+    if (this.denyEveryone) this.denyEveryone.visit(b, service);
+    if (this.denyByPrincipal.size > 0) this.visitDenies(b, service, known);
+
+    if (entry) entry.identity.visit(b, service);
+    if (others) for (const e of others) e.identity.visit(b, service);
     const groups = principal.groupArns;
     if (groups) {
-      const known = entry?.groups ?? EMPTY_SET;
       for (let i = 0; i < groups.length; i++) {
         const g = groups[i]!;
         if (known.has(g)) continue;
@@ -329,9 +349,20 @@ export class AccessModel {
 
     if (this.resourceKeyLengths.length > 0) this.visitResourcePolicies(b, service, request.resource);
 
-    if (boundary) {
-      b.hasBoundary = true;
-      boundary.visit(b, service);
+    // Every reachable boundary must allow. An IAM entity has at most one, and a role session
+    // has its role's; should a principal reach several (its own and a role's), the fail-safe
+    // reading is their intersection, never just the first.
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+    if (entry?.boundary) {
+      b.beginBoundary();
+      entry.boundary.visit(b, service);
+    }
+    if (others) {
+      for (const e of others) {
+        if (!e.boundary || e.boundary === entry?.boundary) continue;
+        b.beginBoundary();
+        e.boundary.visit(b, service);
+      }
     }
     const session = options?.sessionPolicies;
     if (session) {
@@ -341,14 +372,13 @@ export class AccessModel {
     return b.finish();
   }
 
-  private visitDenies(b: DecisionBuilder, service: string): void {
+  private visitDenies(b: DecisionBuilder, service: string, known: ReadonlySet<string>): void {
     const p = b.request.principal;
     this.denyByPrincipal.get(p.arn)?.visit(b, service);
     if (p.identityArns) for (const a of p.identityArns) this.denyByPrincipal.get(a)?.visit(b, service);
-    const seen = this.principals.get(p.arn)?.groups ?? EMPTY_SET;
-    for (const g of seen) this.denyByPrincipal.get(g)?.visit(b, service);
+    for (const g of known) this.denyByPrincipal.get(g)?.visit(b, service);
     if (p.groupArns)
-      for (const g of p.groupArns) if (!seen.has(g)) this.denyByPrincipal.get(g)?.visit(b, service);
+      for (const g of p.groupArns) if (!known.has(g)) this.denyByPrincipal.get(g)?.visit(b, service);
   }
 
   /** Visits the policies attached at every ancestor of `resource` (whole path segments). */

@@ -110,43 +110,84 @@ function compileTemplateResource(t: PolicyTemplate): ResourceTest {
   };
 }
 
+/**
+ * A `Principal`/`NotPrincipal` element by type. The types are separate namespaces, so the same
+ * text under `Federated` and under `AWS` names different principals.
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html
+ */
 interface PrincipalSet {
+  /** `"*"` or `{"AWS": "*"}`: every principal of every type. */
   readonly anyone: boolean;
   readonly accounts: ReadonlySet<string>;
-  readonly ids: ReadonlySet<string>;
+  /** `AWS` ARNs (users, roles, sessions). */
+  readonly aws: ReadonlySet<string>;
+  readonly federated: ReadonlySet<string>;
+  readonly anyFederated: boolean;
+  readonly services: ReadonlySet<string>;
+  readonly anyService: boolean;
 }
 
+const EMPTY: ReadonlySet<string> = new Set();
+
 function compilePrincipalSet(p: PolicyPrincipal): PrincipalSet {
-  if (p === '*') return { anyone: true, accounts: new Set(), ids: new Set() };
+  const none = { accounts: EMPTY, aws: EMPTY, federated: EMPTY, services: EMPTY };
+  if (p === '*') return { anyone: true, anyFederated: true, anyService: true, ...none };
   let anyone = false;
+  let anyFederated = false;
+  let anyService = false;
   const accounts = new Set<string>();
-  const ids = new Set<string>();
+  const aws = new Set<string>();
+  const federated = new Set<string>();
+  const services = new Set<string>();
   for (const [type, values] of Object.entries(p) as [string, readonly string[]][]) {
     for (const v of values) {
-      if (v === '*') {
-        // {"AWS": "*"} is everyone, like "*"; a "*" under another type is every such principal,
-        // which aiam cannot tell apart from "*", so it is treated as everyone too.
-        anyone = true;
-      } else if (type === 'AWS' && /^[0-9]{12}$/.test(v)) {
-        accounts.add(v);
-      } else if (type === 'AWS' && /^arn:[^:]+:iam::[0-9]{12}:root$/.test(v)) {
-        // The account principal stands for every principal of that account.
-        accounts.add(v.split(':')[4]!);
-      } else {
-        ids.add(v);
+      if (type === 'AWS') {
+        // AWS documents {"AWS": "*"} as equivalent to "*".
+        if (v === '*') anyone = true;
+        else if (/^[0-9]{12}$/.test(v)) accounts.add(v);
+        // The account principal stands for every IAM principal of that account.
+        else if (/^arn:[^:]+:iam::[0-9]{12}:root$/.test(v)) accounts.add(v.split(':')[4]!);
+        else aws.add(v);
+      } else if (type === 'Federated') {
+        if (v === '*') anyFederated = true;
+        else federated.add(v);
+      } else if (type === 'Service') {
+        if (v === '*') anyService = true;
+        else services.add(v);
       }
+      // CanonicalUser (S3's legacy account ids): aiam has no such principals, so it names no one.
     }
   }
-  return { anyone, accounts, ids };
+  return { anyone, accounts, aws, federated, anyFederated, services, anyService };
 }
 
 /** Which way, if any, a principal set names the requester (see `StatementMatch`). */
 function matchPrincipalSet(set: PrincipalSet, principal: RequestPrincipal): StatementMatch {
-  if (set.ids.has(principal.arn)) return StatementMatch.DirectPrincipal;
+  const type = principal.type;
+  if (type === undefined || type === 'AWS') {
+    if (set.aws.has(principal.arn)) return StatementMatch.DirectPrincipal;
+    if (set.anyone) return StatementMatch.Yes;
+    const others = principal.identityArns;
+    if (others) for (const arn of others) if (set.aws.has(arn)) return StatementMatch.Yes;
+    if (set.accounts.has(principal.account)) return StatementMatch.AccountPrincipal;
+    return StatementMatch.None;
+  }
   if (set.anyone) return StatementMatch.Yes;
-  const others = principal.identityArns;
-  if (others) for (const arn of others) if (set.ids.has(arn)) return StatementMatch.Yes;
-  if (set.accounts.has(principal.account)) return StatementMatch.AccountPrincipal;
+  if (type === 'Federated') {
+    if (set.anyFederated) return StatementMatch.Yes;
+    const ids = set.federated;
+    if (ids.size === 0) return StatementMatch.None;
+    const provider = principal.federatedProvider;
+    if ((provider !== undefined && ids.has(provider)) || ids.has(principal.arn)) return StatementMatch.Yes;
+    const others = principal.identityArns;
+    if (others) for (const arn of others) if (ids.has(arn)) return StatementMatch.Yes;
+    return StatementMatch.None;
+  }
+  if (type === 'Service') {
+    if (set.anyService) return StatementMatch.Yes;
+    return set.services.has(principal.service ?? principal.arn) ? StatementMatch.Yes : StatementMatch.None;
+  }
+  // An unknown type (from untyped callers) is named only by "*": fail closed.
   return StatementMatch.None;
 }
 

@@ -6,6 +6,7 @@ import { type CompiledPolicy, compilePolicy } from './compile-policy.js';
 import type { PolicyKind } from './decision.js';
 import { evaluatePolicies, type PolicySet } from './evaluate-policies.js';
 import { parsePolicyOrThrow } from './parse-policy.js';
+import { AuthorizationRequestError } from './request-context.js';
 import {
   type AuthorizationRequest,
   type ContextValue,
@@ -243,13 +244,77 @@ describe('evaluatePolicies: AWS evaluation logic', () => {
       [
         'a Service principal matches that service',
         { Service: 'pipelines.aiam' },
-        { arn: 'pipelines.aiam', account: ACCT },
+        { arn: 'pipelines.aiam', account: ACCT, type: 'Service', service: 'pipelines.aiam' },
         true,
       ],
       [
         'a Federated principal matches that provider',
         { Federated: 'arn:aws:iam::111122223333:oidc-provider/ci' },
+        { arn: 'arn:aws:iam::111122223333:oidc-provider/ci', account: ACCT, type: 'Federated' },
+        true,
+      ],
+      [
+        'a Federated principal matches the provider named by federatedProvider or identityArns',
+        {
+          Federated: [
+            'accounts.google.com',
+            `arn:aws:iam::${ACCT}:oidc-provider/token.actions.githubusercontent.com`,
+          ],
+        },
+        {
+          arn: 'https://token.actions.githubusercontent.com',
+          account: ACCT,
+          type: 'Federated',
+          identityArns: [`arn:aws:iam::${ACCT}:oidc-provider/token.actions.githubusercontent.com`],
+        },
+        true,
+      ],
+      // Principal types are distinct namespaces: the same text under another type is no match.
+      [
+        'a Federated provider does not match an AWS principal with the same text',
+        { Federated: 'arn:aws:iam::111122223333:oidc-provider/ci' },
         { arn: 'arn:aws:iam::111122223333:oidc-provider/ci', account: ACCT },
+        false,
+      ],
+      [
+        'an AWS principal does not match a federated caller with the same text',
+        { AWS: alice.arn },
+        { arn: alice.arn, account: ACCT, type: 'Federated', federatedProvider: alice.arn },
+        false,
+      ],
+      [
+        'a Service principal does not match an AWS principal with the same text',
+        { Service: 'pipelines.aiam' },
+        { arn: 'pipelines.aiam', account: ACCT },
+        false,
+      ],
+      [
+        'a Federated provider does not match a service with the same text',
+        { Federated: 'accounts.google.com' },
+        { arn: 'accounts.google.com', account: ACCT, type: 'Service', service: 'accounts.google.com' },
+        false,
+      ],
+      [
+        'an account principal does not match a federated caller of that account',
+        { AWS: ACCT },
+        {
+          arn: 'accounts.google.com',
+          account: ACCT,
+          type: 'Federated',
+          federatedProvider: 'accounts.google.com',
+        },
+        false,
+      ],
+      ['{"Service":"*"} matches any service but no AWS principal', { Service: '*' }, alice, false],
+      [
+        '"*" matches a federated caller',
+        '*',
+        {
+          arn: 'accounts.google.com',
+          account: ACCT,
+          type: 'Federated',
+          federatedProvider: 'accounts.google.com',
+        },
         true,
       ],
     ];
@@ -682,5 +747,61 @@ describe('evaluatePolicies: unresolvable policy variables fail safe', () => {
       ),
       { numRuns: 1500 },
     );
+  });
+});
+
+// The resource's account decides same-account vs cross-account evaluation:
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html
+describe('evaluatePolicies: resourceAccount', () => {
+  const id = [policy('identity', allow('s3:GetObject'))];
+  it('takes the account of an ARN without one (S3) from request.resourceAccount', () => {
+    const r = { ...req(alice, 's3:GetObject', OBJ), resourceAccount: OTHER };
+    assert.equal(decide(r, { identity: id }).decision, 'implicitDeny');
+    const same = { ...req(alice, 's3:GetObject', OBJ), resourceAccount: ACCT };
+    assert.equal(decide(same, { identity: id }).decision, 'allowed');
+  });
+
+  it('makes request.resourceAccount visible to conditions on aws:ResourceAccount', () => {
+    const p = [
+      policy(
+        'identity',
+        allow('s3:GetObject', '*', { Condition: { StringEquals: { 'aws:ResourceAccount': ACCT } } }),
+      ),
+    ];
+    const r = { ...req(alice, 's3:GetObject', OBJ), resourceAccount: ACCT };
+    const d = decide(r, { identity: p });
+    assert.equal(d.decision, 'allowed');
+    assert.deepEqual(d.missingContextValues, []);
+  });
+
+  it('refuses a request whose resourceAccount and aws:ResourceAccount disagree', () => {
+    const r = { ...req(alice, 's3:GetObject', OBJ, { 'aws:ResourceAccount': ACCT }), resourceAccount: OTHER };
+    assert.throws(() => decide(r, { identity: id }), AuthorizationRequestError);
+    const agree = {
+      ...req(alice, 's3:GetObject', OBJ, { 'aws:ResourceAccount': ACCT }),
+      resourceAccount: ACCT,
+    };
+    assert.equal(decide(agree, { identity: id }).decision, 'allowed');
+  });
+});
+
+// Only one permissions boundary exists per IAM entity; should several reach a request, every
+// one of them must allow (their intersection), never just the first.
+describe('evaluatePolicies: several permissions boundaries', () => {
+  const id = [policy('identity', allow('*'))];
+  const s3Only = policy('boundary', allow('s3:*'));
+  const getOnly = policy('boundary', allow(['s3:GetObject', 'ml:*']));
+  it('allows only what all of them allow', () => {
+    const set = { identity: id, permissionsBoundaries: [s3Only, getOnly] };
+    assert.equal(decide(req(alice, 's3:GetObject'), set).decision, 'allowed');
+    const put = decide(req(alice, 's3:PutObject'), set);
+    assert.equal(put.decision, 'implicitDeny');
+    assert.equal(put.reason, 'boundary');
+    assert.equal(decide(req(alice, 'ml:GetModel'), set).decision, 'implicitDeny');
+  });
+  it('combines permissionsBoundary with permissionsBoundaries', () => {
+    const set = { identity: id, permissionsBoundary: getOnly, permissionsBoundaries: [s3Only] };
+    assert.equal(decide(req(alice, 'ml:GetModel'), set).decision, 'implicitDeny');
+    assert.equal(decide(req(alice, 's3:GetObject'), set).decision, 'allowed');
   });
 });

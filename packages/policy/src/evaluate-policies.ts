@@ -2,7 +2,7 @@ import type { CompiledPolicy, CompiledStatement } from './compile-policy.js';
 import { StatementMatch } from './compile-policy.js';
 import type { EvaluationScratch } from './condition-evaluate.js';
 import type { Decision, MatchedStatement } from './decision.js';
-import type { AuthorizationRequest } from './request-context.js';
+import { type AuthorizationRequest, reconcileResourceAccount } from './request-context.js';
 
 /**
  * Every policy that bears on one request, already compiled. Statements of role assignments and
@@ -15,6 +15,12 @@ export interface PolicySet {
   resource?: readonly CompiledPolicy[];
   /** The principal's permissions boundary, if it has one. */
   permissionsBoundary?: CompiledPolicy;
+  /**
+   * More permissions boundaries (with `permissionsBoundary`, if given). An IAM entity has at
+   * most one, but a caller may reach several (a principal and the role it acts as): each must
+   * allow, i.e. the effective boundary is their intersection, never just the first.
+   */
+  permissionsBoundaries?: readonly CompiledPolicy[];
   /**
    * Session policies of a role session or federated session. When given (even empty), they cap
    * identity-based grants: the session may do only what one of them allows.
@@ -41,18 +47,42 @@ export class DecisionBuilder implements EvaluationScratch {
   private resourceAllow = false;
   private resourceAllowDirect = false;
   private resourceAllowAccount = false;
+  /** Whether the boundary being visited (or the only one) allowed. */
   private boundaryAllow = false;
+  /** Set when a boundary visited before the current one did not allow. */
+  private earlierBoundaryDenied = false;
+  private boundaryOpen = false;
   private sessionAllow = false;
-  /** Set when the principal has a permissions boundary. */
+  /**
+   * Set when the principal has a permissions boundary. Set it and consider the boundary's
+   * statements for one boundary; call `beginBoundary` before each of several.
+   */
   hasBoundary = false;
   /** Set when the request carries session policies. */
   hasSession = false;
+  /**
+   * The request, with `resourceAccount` and `aws:ResourceAccount` reconciled (see
+   * `AuthorizationRequest`). Throws `AuthorizationRequestError` when they disagree.
+   */
+  readonly request: AuthorizationRequest;
+  /** `request.action` lowercased. */
+  readonly actionLower: string;
 
-  constructor(
-    readonly request: AuthorizationRequest,
-    /** `request.action` lowercased. */
-    readonly actionLower: string = request.action.toLowerCase(),
-  ) {}
+  constructor(request: AuthorizationRequest, actionLower: string = request.action.toLowerCase()) {
+    this.request = reconcileResourceAccount(request);
+    this.actionLower = actionLower;
+  }
+
+  /**
+   * Starts one of several permissions boundaries: the statements considered until the next call
+   * (or `finish`) form one boundary, and every boundary must allow.
+   */
+  beginBoundary(): void {
+    if (this.boundaryOpen && !this.boundaryAllow) this.earlierBoundaryDenied = true;
+    this.boundaryOpen = true;
+    this.hasBoundary = true;
+    this.boundaryAllow = false;
+  }
 
   /** Tests one statement and records it when it applies. */
   consider(statement: CompiledStatement): void {
@@ -93,7 +123,7 @@ export class DecisionBuilder implements EvaluationScratch {
   /** True when the resource belongs to the principal's account (see `evaluatePolicies`). */
   private sameAccount(): boolean {
     const { principal, resource, context } = this.request;
-    const declared = context.get('aws:resourceaccount');
+    const declared = this.request.resourceAccount ?? context.get('aws:resourceaccount');
     let account: string | undefined = typeof declared === 'string' ? declared : undefined;
     if (account === undefined && resource.startsWith('arn:')) {
       // arn:partition:service:region:account:resource
@@ -118,7 +148,7 @@ export class DecisionBuilder implements EvaluationScratch {
     }
     // Permissions boundaries and session policies cap identity-based grants: the effective
     // permissions are the intersection.
-    const boundaryOk = !this.hasBoundary || this.boundaryAllow;
+    const boundaryOk = !this.hasBoundary || (this.boundaryAllow && !this.earlierBoundaryDenied);
     const sessionOk = !this.hasSession || this.sessionAllow;
     const capsOk = boundaryOk && sessionOk;
     let allowed: boolean;
@@ -149,8 +179,9 @@ export class DecisionBuilder implements EvaluationScratch {
  * permissions boundary and session policies also allow; a same-account resource policy grants
  * on its own; a cross-account request needs both sides; everything else is an implicit deny.
  *
- * The resource's account is `aws:ResourceAccount` from the context, else the ARN's account
- * field; an ARN without one (S3) is taken to be in the principal's account.
+ * The resource's account is `request.resourceAccount` or `aws:ResourceAccount` from the
+ * context (they must agree), else the ARN's account field; an ARN without one (S3) is taken to
+ * be in the principal's account. Several permissions boundaries are intersected.
  *
  * @example
  * const d = evaluatePolicies(request, { identity: [compiled] });
@@ -163,8 +194,14 @@ export function evaluatePolicies(request: AuthorizationRequest, set: PolicySet):
   if (set.roleAssignments) for (const s of set.roleAssignments) b.consider(s);
   if (set.resource) for (const p of set.resource) b.considerPolicy(p);
   if (set.permissionsBoundary) {
-    b.hasBoundary = true;
+    b.beginBoundary();
     b.considerPolicy(set.permissionsBoundary);
+  }
+  if (set.permissionsBoundaries) {
+    for (const p of set.permissionsBoundaries) {
+      b.beginBoundary();
+      b.considerPolicy(p);
+    }
   }
   if (set.session) {
     b.hasSession = true;

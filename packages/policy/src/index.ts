@@ -21,12 +21,15 @@ export {
 } from './resource-name.js';
 export {
   type AuthorizationRequest,
+  AuthorizationRequestError,
   type ContextScalar,
   type ContextValue,
   createRequestContext,
   getContextValue,
   type RequestContext,
   type RequestPrincipal,
+  type RequestPrincipalType,
+  reconcileResourceAccount,
 } from './request-context.js';
 export type { Decision, DenyReason, EvalDecision, MatchedStatement, PolicyKind } from './decision.js';
 // Policy engine core: documents, parsing, matching, compilation and evaluation.

@@ -188,4 +188,142 @@ export interface DatabaseSchema {
     error_code: string | null;
     extra: string | null;
   };
+  buckets: {
+    name: string;
+    owner_arn: string;
+    tags: string;
+    version: number;
+    created_at: number;
+    updated_at: number;
+  };
+  objects: {
+    bucket: string;
+    key: string;
+    blob_id: string;
+    size: number;
+    etag: string;
+    content_type: string | null;
+    content_headers: string;
+    user_metadata: string;
+    checksums: string;
+    tags: string;
+    owner_arn: string | null;
+    last_modified: number;
+  };
+  multipart_uploads: {
+    upload_id: string;
+    bucket: string;
+    key: string;
+    initiator_arn: string | null;
+    content_type: string | null;
+    content_headers: string;
+    user_metadata: string;
+    tags: string;
+    checksum_algorithm: string | null;
+    initiated_at: number;
+  };
+  multipart_parts: {
+    upload_id: string;
+    part_number: number;
+    part_id: string | null;
+    size: number;
+    etag: string;
+    checksums: string;
+    last_modified: number;
+  };
+  ml_workspaces: {
+    id: string;
+    name: string;
+    name_key: string;
+    arn: string;
+    description: string;
+    tags: string;
+    identity: string;
+    version: number;
+    created_at: number;
+    updated_at: number;
+  };
+  ml_models: {
+    id: string;
+    workspace_id: string;
+    name: string;
+    name_key: string;
+    arn: string;
+    description: string;
+    tags: string;
+    version: number;
+    created_at: number;
+    updated_at: number;
+  };
+  ml_model_versions: {
+    model_id: string;
+    label: string;
+    arn: string;
+    artifact_location: string | null;
+    metadata: string;
+    tags: string;
+    version: number;
+    created_at: number;
+    updated_at: number;
+  };
+  ml_endpoints: {
+    id: string;
+    workspace_id: string;
+    name: string;
+    name_key: string;
+    arn: string;
+    description: string;
+    auth_mode: string;
+    api: string;
+    limits: string;
+    identity: string;
+    tags: string;
+    version: number;
+    created_at: number;
+    updated_at: number;
+  };
+  ml_deployments: {
+    endpoint_id: string;
+    name: string;
+    arn: string;
+    upstream_url: string;
+    model_ref: string | null;
+    model_version_arn: string | null;
+    traffic_weight: number;
+    health_probe_path: string | null;
+    version: number;
+    created_at: number;
+    updated_at: number;
+  };
+  ml_domains: {
+    id: string;
+    name: string;
+    name_key: string;
+    arn: string;
+    auth_mode: string;
+    default_user_settings: string;
+    tags: string;
+    version: number;
+    created_at: number;
+    updated_at: number;
+  };
+  ml_user_profiles: {
+    domain_id: string;
+    name: string;
+    name_key: string;
+    arn: string;
+    execution_role_arn: string | null;
+    tags: string;
+    version: number;
+    created_at: number;
+    updated_at: number;
+  };
+  scim_group_mappings: {
+    id: string;
+    group_name: string;
+    group_name_key: string;
+    role_definition: string;
+    scope: string;
+    created_at: number;
+  };
 }

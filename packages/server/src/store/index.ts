@@ -15,3 +15,8 @@ export {
 export type { StoreEngine } from './store-engine.js';
 export { isUniqueViolation, STORE_LIMITS, StoreOperations } from './store-operations.js';
 export type * from './store-types.js';
+export type * from './data-plane-types.js';
+export type * from './ml-registry-types.js';
+export { MAX_LIST_KEYS } from './data-plane-operations.js';
+export { hasSystemIdentity, parseModelRef } from './ml-registry-operations.js';
+export { compareCodePoints, prefixUpperBound } from './operations-core.js';

@@ -4,6 +4,11 @@ export interface DialectTypes {
   int8: string;
   /** Opaque bytes (SQLite BLOB, PostgreSQL bytea). */
   blob: string;
+  /**
+   * Text compared byte by byte, i.e. by Unicode code point (SQLite's default BINARY collation,
+   * PostgreSQL `collate "C"`): S3 lists keys in UTF-8 binary order, whatever the locale.
+   */
+  binaryText: string;
 }
 
 /** One schema change, applied once, in order, inside the migration transaction. */
@@ -100,6 +105,67 @@ export const migrations: readonly Migration[] = [
       `create index audit_time on audit_records (time, id)`,
       `create index audit_principal on audit_records (principal, time)`,
       `create index audit_action on audit_records (action, time)`,
+    ],
+  },
+  {
+    name: '0002_data_plane_and_ml_registry',
+    statements: ({ int8, binaryText: bt }) => [
+      `create table buckets (name ${bt} primary key, owner_arn text not null, tags text not null,
+        version integer not null, created_at ${int8} not null, updated_at ${int8} not null)`,
+      // The primary key (bucket, key) is the listing index: prefix, start-after, continuation
+      // and delimiter skips are all range seeks on it.
+      `create table objects (bucket ${bt} not null references buckets (name), key ${bt} not null,
+        blob_id text not null, size ${int8} not null, etag text not null, content_type text,
+        content_headers text not null, user_metadata text not null, checksums text not null,
+        tags text not null, owner_arn text, last_modified ${int8} not null, primary key (bucket, key))`,
+      `create table multipart_uploads (upload_id text primary key,
+        bucket ${bt} not null references buckets (name), key ${bt} not null, initiator_arn text,
+        content_type text, content_headers text not null, user_metadata text not null, tags text not null,
+        checksum_algorithm text, initiated_at ${int8} not null)`,
+      `create index multipart_uploads_key on multipart_uploads (bucket, key, upload_id)`,
+      `create index multipart_uploads_initiated on multipart_uploads (initiated_at)`,
+      `create table multipart_parts (
+        upload_id text not null references multipart_uploads (upload_id) on delete cascade,
+        part_number integer not null, part_id text, size ${int8} not null, etag text not null,
+        checksums text not null, last_modified ${int8} not null, primary key (upload_id, part_number))`,
+      `create table ml_workspaces (id text primary key, name text not null, name_key text not null unique,
+        arn text not null unique, description text not null, tags text not null, identity text not null,
+        version integer not null, created_at ${int8} not null, updated_at ${int8} not null)`,
+      `create table ml_models (id text primary key,
+        workspace_id text not null references ml_workspaces (id), name text not null,
+        name_key text not null, arn text not null unique, description text not null, tags text not null,
+        version integer not null, created_at ${int8} not null, updated_at ${int8} not null)`,
+      `create unique index ml_models_name on ml_models (workspace_id, name_key)`,
+      `create table ml_model_versions (model_id text not null references ml_models (id),
+        label text not null, arn text not null unique, artifact_location text, metadata text not null,
+        tags text not null, version integer not null, created_at ${int8} not null,
+        updated_at ${int8} not null, primary key (model_id, label))`,
+      `create table ml_endpoints (id text primary key,
+        workspace_id text not null references ml_workspaces (id), name text not null,
+        name_key text not null unique, arn text not null unique, description text not null,
+        auth_mode text not null, api text not null, limits text not null, identity text not null,
+        tags text not null, version integer not null, created_at ${int8} not null,
+        updated_at ${int8} not null)`,
+      `create index ml_endpoints_workspace on ml_endpoints (workspace_id)`,
+      `create table ml_deployments (endpoint_id text not null references ml_endpoints (id) on delete cascade,
+        name text not null, arn text not null unique, upstream_url text not null, model_ref text,
+        model_version_arn text, traffic_weight integer not null, health_probe_path text,
+        version integer not null, created_at ${int8} not null, updated_at ${int8} not null,
+        primary key (endpoint_id, name))`,
+      `create index ml_deployments_model_version on ml_deployments (model_version_arn)`,
+      `create table ml_domains (id text primary key, name text not null, name_key text not null unique,
+        arn text not null unique, auth_mode text not null, default_user_settings text not null,
+        tags text not null, version integer not null, created_at ${int8} not null,
+        updated_at ${int8} not null)`,
+      `create table ml_user_profiles (domain_id text not null references ml_domains (id),
+        name text not null, name_key text not null, arn text not null unique,
+        execution_role_arn text, tags text not null, version integer not null,
+        created_at ${int8} not null, updated_at ${int8} not null, primary key (domain_id, name_key))`,
+      `create table scim_group_mappings (id text primary key, group_name text not null,
+        group_name_key text not null, role_definition text not null, scope text not null,
+        created_at ${int8} not null)`,
+      `create unique index scim_group_mappings_unique on scim_group_mappings
+        (group_name_key, role_definition, scope)`,
     ],
   },
 ];

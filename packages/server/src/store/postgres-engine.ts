@@ -51,7 +51,7 @@ export function createPostgresEngine(options: PostgresEngineOptions): StoreEngin
   return {
     kind: 'postgres',
     db,
-    types: { int8: 'bigint', blob: 'bytea' },
+    types: { int8: 'bigint', blob: 'bytea', binaryText: 'text collate "C"' },
     beginWrite: 'begin',
     beginRead: 'begin isolation level repeatable read read only',
     prepareMigration: async (conn) => {

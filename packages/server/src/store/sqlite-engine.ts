@@ -33,7 +33,7 @@ export function createSqliteEngine(options: SqliteEngineOptions): StoreEngine {
   return {
     kind: 'sqlite',
     db,
-    types: { int8: 'integer', blob: 'blob' },
+    types: { int8: 'integer', blob: 'blob', binaryText: 'text' },
     beginWrite: 'begin immediate',
     beginRead: 'begin',
     prepareMigration: async () => {

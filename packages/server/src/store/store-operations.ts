@@ -10,6 +10,7 @@ import {
   PreconditionFailedError,
 } from '../errors.js';
 import type { DatabaseSchema } from './database-schema.js';
+import { MlRegistryOperations } from './ml-registry-operations.js';
 import type {
   AccessKey,
   AccessSnapshot,
@@ -324,14 +325,16 @@ const toAudit = (r: Row<'audit_records'>): AuditRecord => ({
 /**
  * Every read and write of the store, bound to one connection. Inside `store.transaction(fn)`
  * `fn` receives one of these; the `Store` itself exposes the same methods, each run in its own
- * transaction. Method names tell reads from writes: reads start with get, list, find, query or
+ * transaction. The data plane and the ML registry live in the classes it extends
+ * (data-plane-operations.ts, ml-registry-operations.ts). Method names tell reads from writes: reads start with get, list, find, query or
  * load; everything else mutates.
  */
-export class StoreOperations {
+export class StoreOperations extends MlRegistryOperations {
   readonly #db: Db;
   readonly #ctx: OperationsContext;
 
   constructor(db: Db, ctx: OperationsContext) {
+    super(db, ctx);
     this.#db = db;
     this.#ctx = ctx;
   }

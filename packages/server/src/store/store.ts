@@ -238,7 +238,12 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
   } as unknown as Store;
 
   const direct = (writable: boolean): StoreOperations => new StoreOperations(engine.db, context(writable));
-  for (const name of Object.getOwnPropertyNames(StoreOperations.prototype)) {
+  const names = new Set<string>();
+  // The operations are a chain of classes (one per area of the schema): expose every level.
+  for (let p = StoreOperations.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const name of Object.getOwnPropertyNames(p)) names.add(name);
+  }
+  for (const name of names) {
     if (name === 'constructor' || name === 'getAccountId' || name === 'loadAccessSnapshot') continue;
     const call = (ops: StoreOperations, args: unknown[]) =>
       (ops as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name]!(...args);

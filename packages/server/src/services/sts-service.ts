@@ -243,6 +243,8 @@ export class StsService {
     const principal: RequestPrincipal = {
       arn: identity.issuer,
       account: view.accountId,
+      type: 'Federated',
+      federatedProvider: identity.issuer,
       identityArns: [`arn:aws:iam::${view.accountId}:oidc-provider/${host}`],
     };
     const keys: Record<string, ContextValue | undefined> = {

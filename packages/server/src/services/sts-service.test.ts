@@ -318,3 +318,70 @@ describe('StsService', () => {
     );
   });
 });
+
+describe('StsService with a trusted external issuer', () => {
+  it('verifies the token against the stored issuer JWKS and matches HOST:sub conditions', async () => {
+    const { SignJWT, exportJWK, generateKeyPair } = await import('jose');
+    const s = await openTestServices();
+    try {
+      const { privateKey, publicKey } = await generateKeyPair('ES256');
+      const jwk = { ...(await exportJWK(publicKey)), kid: 'ci-1', alg: 'ES256', use: 'sig' };
+      const issuer = 'https://ci.example.com/org';
+      await s.iam.createTrustedIssuer({
+        issuer,
+        audiences: ['sts.amazonaws.com'],
+        jwks: JSON.stringify({ keys: [jwk] }),
+      });
+      const role = await s.iam.createRole({
+        name: 'ci-deploy',
+        trustPolicy: trustDoc([
+          {
+            Effect: 'Allow',
+            Principal: { Federated: issuer },
+            Action: 'sts:AssumeRoleWithWebIdentity',
+            Condition: { StringLike: { 'ci.example.com/org:sub': 'repo:org/app:*' } },
+          },
+        ]),
+      });
+      const sign = (sub: string, iss = issuer) =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'ES256', kid: 'ci-1' })
+          .setIssuer(iss)
+          .setSubject(sub)
+          .setAudience('sts.amazonaws.com')
+          .setIssuedAt()
+          .setExpirationTime('5m')
+          .sign(privateKey);
+      const ok = await s.sts.assumeRoleWithWebIdentity(
+        { roleArn: role.arn, roleSessionName: 'gha', webIdentityToken: await sign('repo:org/app:ref:main') },
+        testContext(),
+      );
+      assert.equal(ok.provider, issuer);
+      assert.equal(ok.audience, 'sts.amazonaws.com');
+      await assert.rejects(
+        s.sts.assumeRoleWithWebIdentity(
+          {
+            roleArn: role.arn,
+            roleSessionName: 'gha',
+            webIdentityToken: await sign('repo:org/other:ref:main'),
+          },
+          testContext(),
+        ),
+        NotAllowedError,
+      );
+      await assert.rejects(
+        s.sts.assumeRoleWithWebIdentity(
+          {
+            roleArn: role.arn,
+            roleSessionName: 'gha',
+            webIdentityToken: await sign('repo:org/app:x', 'https://evil.example.com'),
+          },
+          testContext(),
+        ),
+        (e: unknown) => (e as { code?: string }).code === 'InvalidIdentityToken',
+      );
+    } finally {
+      await s.close();
+    }
+  });
+});

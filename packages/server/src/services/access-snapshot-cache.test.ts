@@ -92,6 +92,15 @@ describe('AccessSnapshotCache (SQLite)', () => {
     assert.equal(afterView.problems.length, 0);
   });
 
+  it('reloads after invalidate() what another instance changed without notifying (SQLite has no NOTIFY)', async () => {
+    const other = await s.db.open({ sharedWith: s.store });
+    const u = await other.createUser({ name: 'elsewhere' });
+    assert.equal((await s.cache.view()).usersByArn.has(u.arn), false);
+    s.cache.invalidate();
+    assert.equal(s.cache.stale, true);
+    assert.equal((await s.cache.view()).usersByArn.has(u.arn), true);
+  });
+
   it('rebuilds fast for thousands of entities (measured)', async (t) => {
     const big = await openTestServices();
     try {

@@ -20,6 +20,7 @@ import type {
   ManagedIdentity,
   ManagedPolicy,
   Role,
+  Setting,
   StoreChange,
   User,
 } from '../store/store-types.js';
@@ -121,6 +122,8 @@ export class AccessSnapshotCache {
   readonly #onProblem: ((p: SnapshotProblem) => void) | undefined;
   #view: AccessView | undefined;
   #known = -1;
+  /** Set by a lost notification channel or `invalidate()`: reload whatever the revision says. */
+  #reload = false;
   #building: Promise<AccessView> | undefined;
   #compiled = new Map<string, CompiledPolicy | Error>();
   #unsubscribe: (() => Promise<void>) | undefined;
@@ -141,8 +144,8 @@ export class AccessSnapshotCache {
 
   #heard(change: StoreChange): void {
     // '*' follows a lost notification channel: whatever happened, rebuild.
-    if (change.kinds.includes('*')) this.#known = Number.MAX_SAFE_INTEGER;
-    else if (change.revision > this.#known) this.#known = change.revision;
+    if (change.kinds.includes('*')) this.#reload = true;
+    if (change.revision > this.#known) this.#known = change.revision;
   }
 
   /** The view the last build produced, without checking freshness (undefined before the first). */
@@ -157,12 +160,12 @@ export class AccessSnapshotCache {
 
   /** True when a committed change is newer than the current view. */
   get stale(): boolean {
-    return this.#view === undefined || this.#view.revision < this.#known;
+    return this.#view === undefined || this.#reload || this.#view.revision < this.#known;
   }
 
   /** Forces the next `view()` to reload (e.g. after an out-of-band restore). */
   invalidate(): void {
-    this.#known = Number.MAX_SAFE_INTEGER;
+    this.#reload = true;
   }
 
   /** Calls `listener` with every newly built view. Returns the function that stops it. */
@@ -173,12 +176,11 @@ export class AccessSnapshotCache {
 
   /** The view at the newest committed revision this node knows of, rebuilding when needed. */
   async view(): Promise<AccessView> {
-    const v = this.#view;
-    if (v !== undefined && v.revision >= this.#known) return v;
+    if (!this.stale) return this.#view as AccessView;
     if (this.#building) {
       const built = await this.#building;
       // A change committed while that build was reading may be newer than what it saw.
-      if (built.revision >= this.#known) return built;
+      if (!this.stale) return built;
       return this.view();
     }
     this.#building = this.#build().finally(() => {
@@ -195,15 +197,24 @@ export class AccessSnapshotCache {
   }
 
   async #build(): Promise<AccessView> {
-    const { snapshot, settings } = await this.#store.readTransaction(async (tx) => ({
-      snapshot: await tx.loadAccessSnapshot(),
-      settings: await tx.listSettings(),
-    }));
+    this.#reload = false;
+    let read: { snapshot: AccessSnapshot; settings: Setting[] };
+    try {
+      read = await this.#store.readTransaction(async (tx) => ({
+        snapshot: await tx.loadAccessSnapshot(),
+        settings: await tx.listSettings(),
+      }));
+    } catch (error) {
+      // Keep serving the last view; the next call tries again.
+      this.#reload = true;
+      throw error;
+    }
+    const { snapshot, settings } = read;
     const t0 = performance.now();
     const view = this.#assemble(snapshot, settings);
     const buildMs = performance.now() - t0;
     const done: AccessView = { ...view, buildMs };
-    if (this.#known === Number.MAX_SAFE_INTEGER) this.#known = snapshot.revision;
+    if (snapshot.revision > this.#known) this.#known = snapshot.revision;
     if (this.#view === undefined || done.revision >= this.#view.revision) this.#view = done;
     for (const l of this.#listeners) {
       try {

@@ -1,6 +1,7 @@
 import { s3Arn } from '@aiam/policy';
 import { InputError, NotFoundError } from '../errors.js';
 import { assertValidBucketName } from '../s3/bucket-name.js';
+import { S3Error } from '../s3/s3-errors.js';
 import type { Bucket } from '../store/data-plane-types.js';
 import type { Store } from '../store/store.js';
 import type { Tags } from '../store/store-types.js';
@@ -14,16 +15,16 @@ export interface BucketServiceOptions {
 // S3 tagging limits: 50 tags on a bucket, keys 1..128 and values 0..256 characters.
 const MAX_BUCKET_TAGS = 50;
 
-/** Checks a tag set against S3's rules; InputError code ERR_INVALID_TAG (S3 InvalidTag). */
+/** Checks a tag set against S3's rules (S3 InvalidTag). */
 export function checkS3Tags(tags: Tags, max: number): void {
   const entries = Object.entries(tags ?? {});
   if (entries.length > max)
     throw new InputError(`at most ${max} tags are allowed`, { code: 'ERR_INVALID_TAG' });
   for (const [k, v] of entries) {
     if (k.length < 1 || k.length > 128 || typeof v !== 'string' || v.length > 256 || k.startsWith('aws:')) {
-      throw new InputError(
-        `tag "${k.slice(0, 128)}" is invalid: keys are 1..128 characters and may not start with "aws:", values 0..256`,
-        { code: 'ERR_INVALID_TAG' },
+      throw new S3Error(
+        'InvalidTag',
+        `Tag "${k.slice(0, 128)}" is invalid: keys are 1..128 characters and may not start with "aws:", values 0..256.`,
       );
     }
   }
@@ -50,7 +51,8 @@ function resourcesOf(text: string): string[] {
  * `arn:aws:s3:::BUCKET`, so the access model evaluates it with the identity policies.
  * Errors carry S3-mappable codes (`toS3Error`): ERR_NO_SUCH_BUCKET, ERR_BUCKET_NOT_EMPTY,
  * ERR_BUCKET_ALREADY_EXISTS, ERR_BUCKET_ALREADY_OWNED_BY_YOU, ERR_POLICY_INVALID (MalformedPolicy),
- * ERR_NO_SUCH_BUCKET_POLICY, ERR_NO_SUCH_TAG_SET, ERR_INVALID_TAG; bad names throw S3's InvalidBucketName.
+ * ERR_NO_SUCH_BUCKET_POLICY; bad names, tags and missing tag sets throw S3Errors (InvalidBucketName,
+ * InvalidTag, NoSuchTagSet).
  */
 export class BucketService {
   readonly #store: Store;
@@ -122,11 +124,11 @@ export class BucketService {
     });
   }
 
-  /** GetBucketTagging, or NotFoundError ERR_NO_SUCH_TAG_SET when it has none. */
+  /** GetBucketTagging, or S3 NoSuchTagSet when it has none. */
   async getBucketTagging(bucket: string): Promise<Tags> {
     const b = await this.headBucket(bucket);
     if (Object.keys(b.tags).length === 0)
-      throw new NotFoundError(`bucket ${bucket} has no tags`, { code: 'ERR_NO_SUCH_TAG_SET' });
+      throw new S3Error('NoSuchTagSet', undefined, { details: { BucketName: bucket } });
     return b.tags;
   }
 

@@ -82,9 +82,9 @@ function checkUserMetadata(meta: Record<string, string> | undefined): void {
     bytes += Buffer.byteLength(k, 'utf8') + Buffer.byteLength(v, 'utf8');
   }
   if (bytes > MAX_USER_METADATA_BYTES) {
-    throw new InputError(
-      `user metadata is ${bytes} bytes; S3 allows at most ${MAX_USER_METADATA_BYTES} (names and values)`,
-      { code: 'ERR_METADATA_TOO_LARGE' },
+    throw new S3Error(
+      'MetadataTooLarge',
+      `User metadata is ${bytes} bytes; S3 allows at most ${MAX_USER_METADATA_BYTES} (names and values).`,
     );
   }
 }

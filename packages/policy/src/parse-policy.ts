@@ -519,6 +519,8 @@ export function parsePolicy(input: unknown, options: ParsePolicyOptions): ParseP
     if (typeof input === 'string') {
       const max = options.maxLength ?? DEFAULT_MAX_LENGTH;
       if (input.length > max) {
+        // aiam's own code: a hard input limit, checked before parsing. Access Analyzer's
+        // POLICY_SIZE_EXCEEDS_*_QUOTA checks are warnings about IAM's per-policy quotas.
         c.error(
           'POLICY_SIZE_EXCEEDED',
           `The policy is ${input.length} characters long; at most ${max} are accepted.`,

@@ -247,6 +247,32 @@ describe('validatePolicy: security warnings', () => {
     assert.deepEqual(codes(scoped), []);
   });
 
+  it("PassRole with NotAction or NotResource uses Access Analyzer's codes", () => {
+    const notRole = 'arn:aws:iam::123456789012:role/admin';
+    const cases: [Record<string, unknown>, string][] = [
+      [{ NotAction: 's3:*', Resource: '*' }, 'PASS_ROLE_WITH_STAR_IN_RESOURCE_AND_NOT_ACTION'],
+      [{ NotAction: 's3:*', NotResource: notRole }, 'PASS_ROLE_WITH_NOT_ACTION_AND_NOT_RESOURCE'],
+      [{ Action: 'iam:*', NotResource: notRole }, 'PASS_ROLE_WITH_STAR_IN_ACTION_AND_NOT_RESOURCE'],
+      [{ Action: 'iam:PassRole', NotResource: notRole }, 'PASS_ROLE_WITH_NOT_RESOURCE'],
+    ];
+    for (const [elements, code] of cases) {
+      const f = only(validatePolicy(doc({ Effect: 'Allow', ...elements })), code);
+      assert.equal(f.findingType, 'SECURITY_WARNING');
+    }
+  });
+
+  it('lists every code it can emit in VALIDATION_CHECKS, invented ones marked aiam', () => {
+    const real = new Set([
+      'TYPE_MISMATCH',
+      'PASS_ROLE_WITH_STAR_IN_RESOURCE_AND_NOT_ACTION',
+      'PASS_ROLE_WITH_NOT_ACTION_AND_NOT_RESOURCE',
+      'PASS_ROLE_WITH_STAR_IN_ACTION_AND_NOT_RESOURCE',
+    ]);
+    const listed = new Map(VALIDATION_CHECKS.map((c) => [c.issueCode, c]));
+    for (const code of real) assert.equal(listed.get(code)?.aiam, undefined, code);
+    for (const code of ['MISMATCHED_TYPE', 'PASS_ROLE_WITH_NOT_ACTION']) assert.ok(!listed.has(code), code);
+  });
+
   it('FORALLVALUES_WITH_SINGLE_VALUED_KEY on an Allow', () => {
     const f = only(
       validatePolicy(
@@ -281,7 +307,7 @@ describe('validatePolicy: warnings', () => {
     assert.equal(f.findingType, 'WARNING');
   });
 
-  it('MISMATCHED_TYPE for an operator of the wrong type, but not Numeric on aws:EpochTime', () => {
+  it('TYPE_MISMATCH for an operator of the wrong type, but not Numeric on aws:EpochTime', () => {
     const bad = validatePolicy(
       doc({
         Effect: 'Allow',
@@ -293,7 +319,7 @@ describe('validatePolicy: warnings', () => {
         },
       }),
     );
-    assert.deepEqual(codes(bad), ['WARNING MISMATCHED_TYPE', 'WARNING MISMATCHED_TYPE']);
+    assert.deepEqual(codes(bad), ['WARNING TYPE_MISMATCH', 'WARNING TYPE_MISMATCH']);
     const ok = validatePolicy(
       doc({
         Effect: 'Allow',

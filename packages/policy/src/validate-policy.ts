@@ -443,7 +443,7 @@ class Checker {
           if (!allowed.includes(def.type) && !epoch) {
             this.add(
               'WARNING',
-              'MISMATCHED_TYPE',
+              'TYPE_MISMATCH',
               `${key} is of type ${def.type}, but ${opName} compares ${op.family} values: use a ${expectedFamily(def.type)} operator.`,
               path,
             );
@@ -577,13 +577,15 @@ class Checker {
     const passRole = actions.filter((a) => wildcardMatch(a, 'iam:PassRole', true));
     const notActionsPassRole =
       hasNotAction && !entries(statement.NotAction, []).some(([a]) => wildcardMatch(a, 'iam:PassRole', true));
+    // Access Analyzer's six PassRole checks, by how the statement reaches iam:PassRole (the
+    // action itself, a wildcard action, or NotAction) and on what ("*" or NotResource).
     if (passRole.length > 0 || notActionsPassRole) {
-      const starAction = passRole.some((a) => a !== 'iam:PassRole' && a.toLowerCase() !== 'iam:passrole');
+      const starAction = passRole.some((a) => a.toLowerCase() !== 'iam:passrole');
       if (allResources) {
         this.add(
           'SECURITY_WARNING',
           notActionsPassRole
-            ? 'PASS_ROLE_WITH_NOT_ACTION'
+            ? 'PASS_ROLE_WITH_STAR_IN_RESOURCE_AND_NOT_ACTION'
             : starAction
               ? 'PASS_ROLE_WITH_STAR_IN_ACTION_AND_RESOURCE'
               : 'PASS_ROLE_WITH_STAR_IN_RESOURCE',
@@ -593,7 +595,11 @@ class Checker {
       } else if (hasNotResource) {
         this.add(
           'SECURITY_WARNING',
-          'PASS_ROLE_WITH_NOT_RESOURCE',
+          notActionsPassRole
+            ? 'PASS_ROLE_WITH_NOT_ACTION_AND_NOT_RESOURCE'
+            : starAction
+              ? 'PASS_ROLE_WITH_STAR_IN_ACTION_AND_NOT_RESOURCE'
+              : 'PASS_ROLE_WITH_NOT_RESOURCE',
           'This statement allows iam:PassRole on every role not listed in NotResource. Name the roles the principal may pass in Resource instead.',
           at('NotResource'),
         );
@@ -624,8 +630,12 @@ function kindFor(options: ValidatePolicyOptions): PolicyKind {
 
 /**
  * The checks `validatePolicy` adds to the parser's grammar errors, for documentation
- * (docs/actions.md). Codes are Access Analyzer's where it has the same check; the others are
- * aiam's (marked `aiam: true`).
+ * (docs/actions.md). Codes are Access Analyzer's where it has the same check (reviewed against
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html);
+ * the others are aiam's own (marked `aiam: true`): ALLOW_ALL_ACTIONS_ON_ALL_RESOURCES,
+ * ALLOW_WITH_NOT_ACTION, ALLOW_WITH_NOT_RESOURCE, UNSUPPORTED_SERVICE_IN_ACTION,
+ * FORANYVALUE_WITH_SINGLE_VALUED_KEY, MISSING_SET_OPERATOR_FOR_MULTIVALUED_KEY and
+ * NO_RESOURCE_MATCHES_ACTION have no Access Analyzer equivalent.
  */
 export const VALIDATION_CHECKS: readonly {
   issueCode: string;
@@ -725,9 +735,19 @@ export const VALIDATION_CHECKS: readonly {
     summary: 'iam:PassRole with NotResource.',
   },
   {
-    issueCode: 'PASS_ROLE_WITH_NOT_ACTION',
+    issueCode: 'PASS_ROLE_WITH_STAR_IN_ACTION_AND_NOT_RESOURCE',
+    findingType: 'SECURITY_WARNING',
+    summary: 'A wildcard action covering iam:PassRole, with NotResource.',
+  },
+  {
+    issueCode: 'PASS_ROLE_WITH_STAR_IN_RESOURCE_AND_NOT_ACTION',
     findingType: 'SECURITY_WARNING',
     summary: 'NotAction that leaves iam:PassRole allowed on "*".',
+  },
+  {
+    issueCode: 'PASS_ROLE_WITH_NOT_ACTION_AND_NOT_RESOURCE',
+    findingType: 'SECURITY_WARNING',
+    summary: 'NotAction that leaves iam:PassRole allowed, with NotResource.',
   },
   {
     issueCode: 'FORALLVALUES_WITH_SINGLE_VALUED_KEY',
@@ -742,12 +762,14 @@ export const VALIDATION_CHECKS: readonly {
     aiam: true,
   },
   {
+    // Access Analyzer reports this code as an ERROR for aws:ARN; aiam warns for every AWS key
+    // it never sets (the condition then always sees a missing key).
     issueCode: 'UNSUPPORTED_GLOBAL_CONDITION_KEY',
     findingType: 'WARNING',
     summary: 'An AWS key aiam never sets.',
   },
   {
-    issueCode: 'MISMATCHED_TYPE',
+    issueCode: 'TYPE_MISMATCH',
     findingType: 'WARNING',
     summary: "An operator that does not fit the key's type.",
   },

@@ -1,5 +1,6 @@
 import { isAiamError } from '@aiam/policy';
 import { type CliIo, type Command, processIo, UsageError } from './cli-io.js';
+import { serveCommand } from './commands/serve-command.js';
 import { simulateCustomPolicyCommand } from './commands/simulate-custom-policy-command.js';
 import { validateCommand } from './commands/validate-command.js';
 
@@ -11,6 +12,7 @@ import { validateCommand } from './commands/validate-command.js';
 const VERSION = '0.1.0';
 
 const COMMANDS: Readonly<Record<string, Command>> = {
+  serve: serveCommand,
   validate: validateCommand,
   'simulate-custom-policy': simulateCustomPolicyCommand,
 };

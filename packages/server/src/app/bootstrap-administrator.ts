@@ -1,32 +1,16 @@
 import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../clock.js';
-import { ConflictError, PreconditionFailedError } from '../errors.js';
-import { generateAccessKeyId, generateSecretAccessKey } from '../identity/credential-ids.js';
+import { ConflictError } from '../errors.js';
 import type { Keyring } from '../identity/keyring.js';
+import { BOOTSTRAP_ADMIN_USER, bootstrap } from '../services/bootstrap.js';
+import { accessKeySecretContext } from '../services/iam-service.js';
 import type { Store } from '../store/store.js';
 
 /** The file the bootstrap administrator's key is written to, under the data directory. */
 export const BOOTSTRAP_CREDENTIALS_FILE = 'bootstrap-credentials';
-/** The bootstrap administrator's user name. */
-export const ADMIN_USER_NAME = 'admin';
-/** The managed policy that grants it everything, like AWS's `AdministratorAccess`. */
-export const ADMIN_POLICY_NAME = 'AdministratorAccess';
-/** The document of that policy: every action on every resource, decided by the engine like any other. */
-export const ADMIN_POLICY_DOCUMENT = JSON.stringify({
-  Version: '2012-10-17',
-  Statement: [{ Sid: 'AdministratorAccess', Effect: 'Allow', Action: '*', Resource: '*' }],
-});
-
-// Marks how far the bootstrap got, so a crash at any step resumes instead of redoing it.
-const SETTING = 'bootstrap';
-
-interface BootstrapState {
-  accessKeyId: string;
-  userArn: string;
-  /** `pending` until the credentials file is on disk. */
-  file: 'pending' | 'written';
-}
+// Set once the credentials file is on disk, so a later start never rewrites it.
+const FILE_SETTING = 'bootstrap_credentials_file';
 
 /** What the bootstrap did. */
 export interface BootstrapResult {
@@ -35,27 +19,22 @@ export interface BootstrapResult {
   /** True when this start wrote the credentials file. */
   readonly wroteFile: boolean;
   readonly credentialsPath: string;
-  readonly accessKeyId: string;
-  readonly userArn: string;
-}
-
-/** The encryption context of an access key's secret: binds the ciphertext to its row. */
-export function accessKeySecretContext(accessKeyId: string): string {
-  return `access-key:${accessKeyId}`;
+  /** The administrator's key id (undefined if it was deleted since). */
+  readonly accessKeyId: string | undefined;
+  readonly userArn: string | undefined;
 }
 
 /**
- * First start: creates the administrator `admin`, a managed policy `AdministratorAccess`
- * (`Action: *`, `Resource: *`) attached to it, and an access key whose secret is kept encrypted
- * under the keyring, all in one transaction; then writes `DATA_DIR/bootstrap-credentials` (AWS
- * shared-credentials INI, profile `default`, mode 0600, written to a temporary file and renamed,
- * so it is whole or absent). The administrator has no side door: its requests are decided by the
- * engine through that policy, like anyone's.
+ * First start: runs the services' `bootstrap` (the administrator `admin`, the managed policy
+ * `AdministratorAccess` with `Action: *` on `Resource: *` attached to it, an access key whose
+ * secret is kept encrypted under the keyring, all in one transaction), then writes
+ * `DATA_DIR/bootstrap-credentials`: AWS shared-credentials INI, profile `default`, mode 0600,
+ * written to a temporary file and renamed, so it is whole or absent. The administrator has no
+ * side door: its requests are decided by the engine through that policy, like anyone's.
  *
- * Later starts do nothing: a `bootstrap` setting records the key and whether the file was
- * written. A crash between the commit and the file resumes by writing the file from the
- * encrypted secret; a file deleted by the operator after it was written is not recreated.
- * Several nodes starting at once on one PostgreSQL store create one administrator.
+ * Later starts write nothing: a setting records that the file was written. A crash between the
+ * commit and the file resumes on the next start by writing the file from the encrypted secret;
+ * a file the operator deleted after it was written is not recreated.
  */
 export async function bootstrapAdministrator(options: {
   store: Store;
@@ -66,71 +45,58 @@ export async function bootstrapAdministrator(options: {
   const { store, keyring, dataDir } = options;
   const clock = options.clock ?? systemClock;
   const credentialsPath = join(dataDir, BOOTSTRAP_CREDENTIALS_FILE);
-  let created = false;
-  let setting = await store.getSetting(SETTING);
-  if (setting === undefined) {
-    try {
-      await store.transaction(async (tx) => {
-        if (await tx.getSetting(SETTING)) return;
-        const policy =
-          (await tx.findPolicyByName(ADMIN_POLICY_NAME)) ??
-          (await tx.createPolicy({
-            name: ADMIN_POLICY_NAME,
-            path: '/',
-            description:
-              'Full access to every action on every resource. Attached to the bootstrap administrator.',
-            document: ADMIN_POLICY_DOCUMENT,
-          }));
-        const user = await tx.createUser({
-          name: ADMIN_USER_NAME,
-          path: '/',
-          tags: { 'aiam:bootstrap': 'true' },
-        });
-        await tx.attachPolicy(user.arn, policy.arn);
-        const accessKeyId = generateAccessKeyId('long-term');
-        const secret = generateSecretAccessKey();
-        const sealed = keyring.encrypt(secret, accessKeySecretContext(accessKeyId));
-        await tx.createAccessKey({
-          userName: user.name,
-          accessKeyId,
-          secretCiphertext: Buffer.from(sealed, 'utf8'),
-        });
-        const state: BootstrapState = { accessKeyId, userArn: user.arn, file: 'pending' };
-        await tx.putSetting(SETTING, JSON.stringify(state), null);
-        created = true;
-      });
-    } catch (err) {
-      // Another node won the race: its setting exists now.
-      if (!(err instanceof ConflictError)) throw err;
-    }
-    setting = await store.getSetting(SETTING);
-    if (setting === undefined) throw new Error('bootstrap did not record its state');
+  const first = await bootstrap({ store, keyring });
+  const admin = await store.getUser(BOOTSTRAP_ADMIN_USER);
+  const written = await store.getSetting(FILE_SETTING);
+  if (written !== undefined) {
+    return {
+      created: first !== undefined,
+      wroteFile: false,
+      credentialsPath,
+      accessKeyId: written.value,
+      userArn: admin?.arn,
+    };
   }
-  const state = JSON.parse(setting.value) as BootstrapState;
-  let wroteFile = false;
-  if (state.file === 'pending') {
-    const key = await store.getAccessKey(state.accessKeyId);
-    if (key === undefined) throw new Error(`the bootstrap access key ${state.accessKeyId} no longer exists`);
-    const secret = keyring.decryptString(
+  let accessKeyId = first?.accessKeyId;
+  let secret = first?.secretAccessKey;
+  if (secret === undefined) {
+    // Resuming after a crash between the bootstrap's commit and the file: read the key back.
+    const key = admin ? (await store.listAccessKeys(admin.name))[0] : undefined;
+    if (key === undefined) {
+      return {
+        created: false,
+        wroteFile: false,
+        credentialsPath,
+        accessKeyId: undefined,
+        userArn: admin?.arn,
+      };
+    }
+    accessKeyId = key.accessKeyId;
+    secret = keyring.decryptString(
       Buffer.from(key.secretCiphertext).toString('utf8'),
-      accessKeySecretContext(state.accessKeyId),
+      accessKeySecretContext(key.accessKeyId),
     );
-    await writeCredentialsFile(credentialsPath, state.accessKeyId, secret, clock.now());
-    wroteFile = true;
-    try {
-      await store.putSetting(SETTING, JSON.stringify({ ...state, file: 'written' }), setting.version);
-    } catch (err) {
-      // Another node wrote the same file and marked it first; the file on disk is whole either way.
-      if (!(err instanceof ConflictError) && !(err instanceof PreconditionFailedError)) throw err;
-    }
   }
-  return { created, wroteFile, credentialsPath, accessKeyId: state.accessKeyId, userArn: state.userArn };
+  await writeCredentialsFile(credentialsPath, accessKeyId!, secret, clock.now());
+  try {
+    await store.putSetting(FILE_SETTING, accessKeyId!, null);
+  } catch (err) {
+    // Another node wrote the same file and marked it first; the file on disk is whole either way.
+    if (!(err instanceof ConflictError)) throw err;
+  }
+  return {
+    created: first !== undefined,
+    wroteFile: true,
+    credentialsPath,
+    accessKeyId,
+    userArn: admin?.arn ?? first?.userArn,
+  };
 }
 
 /** Renders the AWS shared-credentials INI text of a key. */
 export function renderCredentialsIni(accessKeyId: string, secret: string, createdAt: number): string {
   return [
-    `# aiam bootstrap administrator (user "${ADMIN_USER_NAME}"), created ${new Date(createdAt).toISOString()}.`,
+    `# aiam bootstrap administrator (user "${BOOTSTRAP_ADMIN_USER}"), created ${new Date(createdAt).toISOString()}.`,
     '# Use it with any AWS tool: AWS_SHARED_CREDENTIALS_FILE=<this file>. Keep it private;',
     '# create personal users and delete this key once they exist.',
     '[default]',

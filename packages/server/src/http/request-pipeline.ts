@@ -19,7 +19,14 @@ import { MethodNotAllowedError, PayloadTooLargeError, RouteNotFoundError } from 
 import { DEFAULT_MAX_BODY_BYTES, parseJsonBody, readBody } from './request-body.js';
 import { buildRequestContext } from './request-context-builder.js';
 import { toRestError } from './rest-error-mapping.js';
-import type { CompiledRoute, ProtectedRoute, RequestInfo, RouteResponse, RouteTable } from './route-table.js';
+import type {
+  AuthorizedRequest,
+  CompiledRoute,
+  ProtectedRoute,
+  RequestInfo,
+  RouteResponse,
+  RouteTable,
+} from './route-table.js';
 
 /** Where audit records go (an `AuditWriter`): must not block. */
 export interface AuditRecorder {
@@ -182,28 +189,18 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
       if (!isPublic) options.limiter.check(ip);
 
       const body = await readBody(req, route.maxBodyBytes ?? defaultLimit);
-      let parsed: { value: unknown } | undefined;
-      let query: URLSearchParams | undefined;
-      const info: RequestInfo = {
+      const info = new PipelineRequest(
+        req,
         method,
         path,
         rawQuery,
-        get query() {
-          query ??= new URLSearchParams(rawQuery);
-          return query;
-        },
-        headers: req.headers,
-        params: match.params,
+        match.params,
         requestId,
-        sourceIp: ip,
-        secureTransport: secure,
+        ip,
+        secure,
         receivedAt,
         body,
-        json() {
-          parsed ??= { value: parseJsonBody(body, req.headers['content-type']) };
-          return parsed.value;
-        },
-      };
+      );
 
       let response: RouteResponse;
       if (route.auth === 'none-public') {
@@ -215,7 +212,10 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
           path,
           rawQuery,
           headers: req.headers,
-          headersDistinct: req.headersDistinct,
+          // Node builds headersDistinct on each access; only SigV4 needs it.
+          get headersDistinct() {
+            return req.headersDistinct;
+          },
           body,
         };
         let scheme: AuthScheme | 'none' = 'none';
@@ -289,7 +289,15 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
           );
         }
         allowed = decision;
-        response = await protectedRoute.handle({ ...info, caller, action, resource, decision, decisionId });
+        const authorized = info as PipelineRequest & {
+          -readonly [K in keyof AuthorizedRequest]: AuthorizedRequest[K];
+        };
+        authorized.caller = caller;
+        authorized.action = action;
+        authorized.resource = resource;
+        authorized.decision = decision;
+        authorized.decisionId = decisionId;
+        response = await protectedRoute.handle(authorized);
         audited = true;
         options.audit.record({
           id: decisionId,
@@ -345,6 +353,39 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
       metricsFor(label).duration.observe((performance.now() - started) / 1000);
     }
   };
+}
+
+/** The request object handlers receive; a class so the lazy parts live on the prototype. */
+class PipelineRequest implements RequestInfo {
+  #query: URLSearchParams | undefined;
+  #parsed: { value: unknown } | undefined;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    readonly method: string,
+    readonly path: string,
+    readonly rawQuery: string,
+    readonly params: Readonly<Record<string, string>>,
+    readonly requestId: string,
+    readonly sourceIp: string,
+    readonly secureTransport: boolean,
+    readonly receivedAt: number,
+    readonly body: Buffer,
+  ) {}
+
+  get headers() {
+    return this.req.headers;
+  }
+
+  get query(): URLSearchParams {
+    this.#query ??= new URLSearchParams(this.rawQuery);
+    return this.#query;
+  }
+
+  json(): unknown {
+    this.#parsed ??= { value: parseJsonBody(this.body, this.req.headers['content-type']) };
+    return this.#parsed.value;
+  }
 }
 
 function denyText(reason: string | undefined, action: string): string {

@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { generateAccessKeyId, generateSecretAccessKey } from '../identity/credential-ids.js';
+import { loadKeyring } from '../identity/keyring.js';
+import { createLogger } from '../observability/logger.js';
+import { accessKeySecretContext } from '../services/iam-service.js';
+import { BOOTSTRAP_CREDENTIALS_FILE } from './bootstrap-administrator.js';
+import { type RunningServer, startServer } from './start-server.js';
+
+type Bytes = string | ArrayBuffer | ArrayBufferView;
+const toBuffer = (d: Bytes): Buffer =>
+  typeof d === 'string'
+    ? Buffer.from(d, 'utf8')
+    : ArrayBuffer.isView(d)
+      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
+      : Buffer.from(d);
+
+class NodeSha256 {
+  #h: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
+  constructor(secret?: Bytes) {
+    this.#h = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
+  }
+  update(data: Bytes): void {
+    this.#h.update(toBuffer(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.#h.digest());
+  }
+  reset(): void {}
+}
+
+/** Parses an AWS shared-credentials INI file into sections. */
+function parseIni(text: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  let section: Record<string, string> | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[([^\]]+)\]$/.exec(line);
+    if (header) {
+      section = {};
+      out[header[1]!] = section;
+      continue;
+    }
+    const kv = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(line);
+    assert.ok(kv && section, `not INI: ${line}`);
+    section[kv[1]!] = kv[2]!;
+  }
+  return out;
+}
+
+async function signedFetch(
+  url: string,
+  creds: { accessKeyId: string; secretAccessKey: string },
+  init: { method?: string; body?: string } = {},
+): Promise<Response> {
+  const u = new URL(url);
+  const signer = new SignatureV4({
+    credentials: creds,
+    region: 'us-east-1',
+    service: 'aiam',
+    sha256: NodeSha256,
+  });
+  const headers: Record<string, string> = { host: u.host };
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  const signed = await signer.sign({
+    method: init.method ?? 'GET',
+    protocol: u.protocol,
+    hostname: u.hostname,
+    port: Number(u.port),
+    path: u.pathname,
+    query: {},
+    headers,
+    body: init.body,
+  });
+  const h: Record<string, string> = {};
+  for (const [k, v] of Object.entries(signed.headers)) if (k !== 'host') h[k] = String(v);
+  return fetch(url, { method: init.method ?? 'GET', headers: h, body: init.body });
+}
+
+describe('startServer', () => {
+  let dataDir: string;
+  let server: RunningServer;
+  const lines: string[] = [];
+  let creds: { accessKeyId: string; secretAccessKey: string };
+
+  before(async () => {
+    dataDir = join(await mkdtemp(join(tmpdir(), 'aiam-serve-')), 'data');
+    server = await startServer({
+      dataDir,
+      port: 0,
+      env: {},
+      logger: createLogger({ level: 'debug', write: (l) => lines.push(l) }),
+    });
+    const ini = parseIni(await readFile(join(dataDir, BOOTSTRAP_CREDENTIALS_FILE), 'utf8'));
+    creds = {
+      accessKeyId: ini.default!.aws_access_key_id!,
+      secretAccessKey: ini.default!.aws_secret_access_key!,
+    };
+  });
+  after(async () => {
+    await server.close();
+    await rm(join(dataDir, '..'), { recursive: true, force: true });
+  });
+
+  it('bootstraps the administrator and writes its key as a 0600 INI file, never logging the secret', async () => {
+    assert.equal(server.bootstrap.created, true);
+    assert.equal(server.bootstrap.credentialsPath, join(dataDir, BOOTSTRAP_CREDENTIALS_FILE));
+    const info = await stat(server.bootstrap.credentialsPath);
+    assert.equal(info.mode & 0o777, 0o600);
+    assert.match(creds.accessKeyId, /^AKIA[A-Z2-7]{16}$/);
+    assert.ok(creds.secretAccessKey.length >= 40);
+    const log = lines.join('\n');
+    assert.ok(!log.includes(creds.secretAccessKey), 'the secret never appears in the log');
+    assert.ok(log.includes(server.bootstrap.credentialsPath), 'the log says where the file is');
+    assert.ok(log.includes(server.url), 'the log says where the server listens');
+    const users = await server.store.listUsers();
+    assert.deepEqual(
+      users.map((u) => u.name),
+      ['admin'],
+    );
+    // The secret is stored encrypted, not in clear.
+    const key = await server.store.getAccessKey(creds.accessKeyId);
+    assert.ok(key);
+    assert.ok(!Buffer.from(key.secretCiphertext).toString('utf8').includes(creds.secretAccessKey));
+  });
+
+  it('answers /healthz and /readyz without credentials', async () => {
+    const health = await fetch(`${server.url}/healthz`);
+    assert.equal(health.status, 200);
+    const ready = await fetch(`${server.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, {
+      store: 'ok',
+      migrations: 'ok',
+      'access-model': 'ok',
+      accepting: 'ok',
+    });
+  });
+
+  it('authorizes the administrator through the engine (no side door)', async () => {
+    const res = await signedFetch(`${server.url}/metrics`, creds);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    assert.match(text, /# TYPE aiam_http_requests_total counter/);
+    // Detaching the policy takes the administrator's access away: the policy was the only grant.
+    const policies = await server.store.listAttachedPolicies(server.bootstrap.userArn);
+    assert.equal(policies.length, 1);
+    await server.store.detachPolicy(server.bootstrap.userArn, policies[0]!.policyArn);
+    try {
+      const denied = await signedFetch(`${server.url}/metrics`, creds);
+      assert.equal(denied.status, 403);
+      const body = (await denied.json()) as { error: { code: string; decisionId?: string } };
+      assert.equal(body.error.code, 'ERR_ACCESS_DENIED');
+      assert.ok(body.error.decisionId);
+    } finally {
+      await server.store.attachPolicy(server.bootstrap.userArn, policies[0]!.policyArn);
+    }
+    assert.equal((await signedFetch(`${server.url}/metrics`, creds)).status, 200);
+  });
+
+  it('refuses a wrong secret and a disabled key at once', async () => {
+    const wrong = await signedFetch(`${server.url}/metrics`, { ...creds, secretAccessKey: 'x'.repeat(40) });
+    assert.equal(wrong.status, 401);
+    const key = (await server.store.getAccessKey(creds.accessKeyId))!;
+    await server.store.updateAccessKeyStatus(creds.accessKeyId, 'Inactive', key.version);
+    try {
+      assert.equal((await signedFetch(`${server.url}/metrics`, creds)).status, 401);
+    } finally {
+      const k = (await server.store.getAccessKey(creds.accessKeyId))!;
+      await server.store.updateAccessKeyStatus(creds.accessKeyId, 'Active', k.version);
+    }
+  });
+
+  it('fails closed on every protected route: 401 without credentials, 403 without a grant', async () => {
+    // A user with a valid key and no policy at all.
+    const { keyring } = await loadKeyring({ dataDir, env: {} });
+    const nobody = await server.store.createUser({ name: 'nobody' });
+    const accessKeyId = generateAccessKeyId('long-term');
+    const secretAccessKey = generateSecretAccessKey();
+    await server.store.createAccessKey({
+      userName: nobody.name,
+      accessKeyId,
+      secretCiphertext: Buffer.from(
+        keyring.encrypt(secretAccessKey, accessKeySecretContext(accessKeyId)),
+        'utf8',
+      ),
+    });
+    const publicRoutes: string[] = [];
+    let checked = 0;
+    for (const route of server.routes.routes) {
+      if (route.auth === 'none-public') {
+        publicRoutes.push(`${route.method} ${route.path}`);
+        continue;
+      }
+      assert.match(route.action, /^[a-z0-9-]+:[A-Za-z0-9]+$/, `${route.label} declares an action`);
+      assert.equal(typeof route.resource, 'function', `${route.label} computes a resource`);
+      const path = route.path.replace(/\{[^}]+\}/g, 'x');
+      const body = ['POST', 'PUT', 'PATCH'].includes(route.method) ? '{}' : undefined;
+      const anon = await fetch(`${server.url}${path}`, {
+        method: route.method,
+        body,
+        headers: body ? { 'content-type': 'application/json' } : {},
+      });
+      assert.equal(anon.status, 401, `${route.label} refuses an anonymous caller`);
+      const denied = await signedFetch(
+        `${server.url}${path}`,
+        { accessKeyId, secretAccessKey },
+        { method: route.method, body },
+      );
+      assert.equal(denied.status, 403, `${route.label} refuses a caller without a grant`);
+      checked++;
+    }
+    assert.ok(checked >= 1);
+    // Every public route is reviewed here: adding one must be a deliberate change to this list.
+    assert.deepEqual(publicRoutes.sort(), ['GET /healthz', 'GET /readyz']);
+  });
+
+  it('does not bootstrap twice: same admin, same key, file untouched', async () => {
+    const before = await readFile(server.bootstrap.credentialsPath, 'utf8');
+    const mtime = (await stat(server.bootstrap.credentialsPath)).mtimeMs;
+    await server.close();
+    const out: string[] = [];
+    server = await startServer({
+      dataDir,
+      port: 0,
+      env: {},
+      logger: createLogger({ level: 'debug', write: (l) => out.push(l) }),
+    });
+    assert.equal(server.bootstrap.created, false);
+    assert.equal(server.bootstrap.wroteFile, false);
+    assert.equal(server.bootstrap.accessKeyId, creds.accessKeyId);
+    assert.equal(await readFile(server.bootstrap.credentialsPath, 'utf8'), before);
+    assert.equal((await stat(server.bootstrap.credentialsPath)).mtimeMs, mtime);
+    const admins = (await server.store.listUsers()).filter((u) => u.name === 'admin');
+    assert.equal(admins.length, 1);
+    assert.equal((await server.store.listAccessKeys('admin')).length, 1);
+    assert.ok(!out.join('\n').includes(creds.secretAccessKey));
+    assert.equal((await signedFetch(`${server.url}/metrics`, creds)).status, 200);
+  });
+
+  it('writes the audit trail and flushes it on close', async () => {
+    await signedFetch(`${server.url}/metrics`, creds);
+    await fetch(`${server.url}/metrics`);
+    // Records wait in the writer's queue; close() must flush them before the store closes.
+    await server.close();
+    server = await startServer({ dataDir, port: 0, env: {}, logger: createLogger({ level: 'silent' }) });
+    const page = await server.store.queryAudit({ limit: 1000 });
+    const decisions = page.records.map((r) => r.decision);
+    assert.ok(decisions.includes('allowed'));
+    assert.ok(decisions.includes('unauthenticated'));
+    assert.ok(page.records.every((r) => !JSON.stringify(r).includes(creds.secretAccessKey)));
+  });
+});

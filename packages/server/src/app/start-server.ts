@@ -1,0 +1,275 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { type Clock, systemClock } from '../clock.js';
+import { InputError } from '../errors.js';
+import { AuthFailureLimiter } from '../http/auth-failure-limiter.js';
+import {
+  type Authenticator,
+  BearerTokenAuthenticator,
+  type BearerTokenLookup,
+} from '../http/authenticator.js';
+import type { Authorizer } from '../http/authorizer.js';
+import { HttpServer } from '../http/http-server.js';
+import { createRequestPipeline } from '../http/request-pipeline.js';
+import { type RouteDefinition, RouteTable } from '../http/route-table.js';
+import { SigV4Authenticator, type SigV4Identity } from '../http/sigv4-authenticator.js';
+import { type Keyring, loadKeyring } from '../identity/keyring.js';
+import { SecretHasher } from '../identity/secret-hash.js';
+import { SessionTokenIssuer } from '../identity/session-token.js';
+import { SigV4Verifier } from '../identity/sigv4-verifier.js';
+import { AuditWriter } from '../observability/audit-writer.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { MetricsRegistry, registerProcessMetrics } from '../observability/metrics.js';
+import { AccessSnapshotCache } from '../services/access-snapshot-cache.js';
+import { ServiceAuthorizer } from '../services/authorizer.js';
+import { loadPepper } from '../services/bootstrap.js';
+import { PrincipalResolver } from '../services/principal-resolver.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import { type BootstrapResult, bootstrapAdministrator } from './bootstrap-administrator.js';
+import { systemRoutes } from './system-routes.js';
+
+/** The default port of `aiam serve`: unassigned by IANA and unlike the usual 8080/3000/5000. */
+export const DEFAULT_PORT = 7477;
+/** The default host: loopback only, so a first start is not reachable from the network. */
+export const DEFAULT_HOST = '127.0.0.1';
+/** The default data directory. */
+export const DEFAULT_DATA_DIR = '.aiam';
+
+/** What the other surfaces (control plane, STS, SCIM, OIDC, gateway) receive to build their routes. */
+export interface AppContext {
+  readonly store: Store;
+  readonly keyring: Keyring;
+  readonly authorizer: Authorizer;
+  /** The services' authorizer (decision ids, recent decisions for `explain`). */
+  readonly serviceAuthorizer: ServiceAuthorizer;
+  readonly accessModel: AccessSnapshotCache;
+  /** Turns verified credentials (access keys, session tokens, bearer keys) into principals. */
+  readonly principals: PrincipalResolver;
+  readonly sessions: SessionTokenIssuer;
+  readonly hasher: SecretHasher;
+  readonly logger: Logger;
+  readonly metrics: MetricsRegistry;
+  readonly clock: Clock;
+  readonly dataDir: string;
+  /** The server's base URL, known once listening (routes read it lazily). */
+  readonly baseUrl: () => string;
+}
+
+/** Options of {@link startServer}. */
+export interface StartServerOptions {
+  /** Where the master key, the SQLite database and the bootstrap credentials live. */
+  readonly dataDir: string;
+  readonly host?: string;
+  /** 0 picks a free port; the real one is in the result. */
+  readonly port?: number;
+  /** `postgres://…` for PostgreSQL; default `sqlite:DATA_DIR/aiam.db`. */
+  readonly databaseUrl?: string;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** Environment for the master key (`AIAM_MASTER_KEY`) and log level; default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Serve /metrics without authentication (default false; see `systemRoutes`). */
+  readonly metricsPublic?: boolean;
+  /** Addresses of reverse proxies whose X-Forwarded-For is believed. */
+  readonly trustedProxies?: readonly string[];
+  /** How long in-flight requests may run on shutdown. Default 10 s. */
+  readonly shutdownGraceMs?: number;
+  /**
+   * Resolves bearer tokens. Default: aiam bearer keys whose owner is a principal (through the
+   * principal resolver); endpoint keys, owned by endpoints, are the gateway's business.
+   */
+  readonly bearerLookup?: (app: AppContext) => BearerTokenLookup;
+  /** Routes of the other surfaces, validated by the same fail-closed route table. */
+  readonly routes?: (app: AppContext) => readonly RouteDefinition[];
+}
+
+/** A running server. */
+export interface RunningServer {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly bootstrap: BootstrapResult;
+  readonly store: Store;
+  /** The fail-closed route table the server runs (for tests that walk it). */
+  readonly routes: RouteTable;
+  /**
+   * Graceful stop: stop accepting, let in-flight requests finish (bounded by the grace period),
+   * flush the audit queue, close the store. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts aiam: creates the data directory, loads (or creates) the master key, opens and migrates
+ * the store, bootstraps the administrator on first start, builds the access model, and listens.
+ * Every route goes through one pipeline: authenticate → request context → the engine → act → audit.
+ *
+ * @example
+ * const server = await startServer({ dataDir: './.aiam', port: 0 });
+ * console.log(server.url, server.bootstrap.credentialsPath);
+ * await server.close();
+ */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const env = options.env ?? process.env;
+  const clock = options.clock ?? systemClock;
+  const log = options.logger ?? createLogger({ env, clock });
+  const dataDir = resolve(options.dataDir);
+  const host = options.host ?? DEFAULT_HOST;
+  const port = options.port ?? DEFAULT_PORT;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InputError(`port ${port} is not a TCP port (0..65535; 0 picks a free one)`);
+  }
+
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const { keyring, created: keyCreated, source: keySource } = await loadKeyring({ dataDir, env });
+  if (keyCreated) log.info('created the master key', { path: join(dataDir, 'master.key') });
+  const databaseUrl = options.databaseUrl ?? `sqlite:${join(dataDir, 'aiam.db')}`;
+  const store = await openStore({ url: databaseUrl, clock });
+  const cleanup: (() => Promise<unknown>)[] = [() => store.close()];
+  const abort = async (err: unknown): Promise<never> => {
+    for (const f of cleanup.reverse()) await f().catch(() => {});
+    throw err;
+  };
+
+  try {
+    const migrated = await store.migrate();
+    if (migrated.applied.length) log.info('migrated the store', { applied: migrated.applied });
+    const bootstrap = await bootstrapAdministrator({ store, keyring, dataDir, clock });
+    if (bootstrap.created) log.info('created the bootstrap administrator', { user: bootstrap.userArn });
+
+    const metrics = new MetricsRegistry();
+    registerProcessMetrics(metrics);
+    const accessModel = await AccessSnapshotCache.open(store, {
+      onProblem: (p) => log.error('a stored policy does not compile; it grants nothing', { ...p }),
+    });
+    cleanup.push(() => accessModel.close());
+    // The pipeline audits every decision itself (with the response's outcome), so the service
+    // authorizer only decides and remembers decisions for `explain`.
+    const service = new ServiceAuthorizer(accessModel, store, { clock, audit: false });
+    const authorizer: Authorizer = {
+      authorize: async (request, opts) => {
+        const r = await service.authorize({ ...request, sessionPolicies: opts?.sessionPolicies });
+        return { decision: r.decision, decisionId: r.decisionId };
+      },
+    };
+
+    const sessions = new SessionTokenIssuer({ keyring, clock });
+    const hasher = new SecretHasher(await loadPepper(store, keyring));
+    const principals = new PrincipalResolver({
+      store,
+      cache: accessModel,
+      keyring,
+      sessions,
+      hasher,
+      clock,
+      onBackgroundError: (err) => log.warn('recording credential use failed', { error: err }),
+    });
+    cleanup.push(() => principals.flushUsage());
+    const verifier = new SigV4Verifier<SigV4Identity>({
+      lookupSecret: principals.lookupSecret,
+      services: ['aiam', 'iam', 'sts'],
+      clock,
+    });
+
+    let baseUrl = '';
+    const app: AppContext = {
+      store,
+      keyring,
+      authorizer,
+      serviceAuthorizer: service,
+      accessModel,
+      principals,
+      sessions,
+      hasher,
+      logger: log,
+      metrics,
+      clock,
+      dataDir,
+      baseUrl: () => baseUrl,
+    };
+    const bearerLookup: BearerTokenLookup =
+      options.bearerLookup?.(app) ?? (async (token) => (await principals.resolveBearerKey(token))?.principal);
+    const authenticators: Authenticator[] = [
+      new SigV4Authenticator(verifier),
+      new BearerTokenAuthenticator(bearerLookup),
+    ];
+
+    let server: HttpServer | undefined;
+    let migrationsDone = true;
+    const routes = new RouteTable().add(
+      ...systemRoutes({
+        metrics,
+        accountId: () => store.accountId,
+        metricsPublic: options.metricsPublic,
+        schemes: authenticators.map((a) => a.scheme),
+        readiness: [
+          { name: 'store', probe: async () => (await store.getRevision()) >= 0 },
+          { name: 'migrations', probe: () => migrationsDone },
+          { name: 'access-model', probe: () => accessModel.latest !== undefined },
+          { name: 'accepting', probe: () => server !== undefined && !server.draining },
+        ],
+      }),
+      ...(options.routes?.(app) ?? []),
+    );
+
+    const audit = new AuditWriter({
+      sink: { append: (records) => store.appendAudit(records) },
+      logger: log.child({ component: 'audit' }),
+      metrics,
+      clock,
+    });
+    const pipeline = createRequestPipeline({
+      routes,
+      authenticators,
+      authorizer,
+      audit,
+      limiter: new AuthFailureLimiter({ clock }),
+      logger: log.child({ component: 'http' }),
+      metrics,
+      clock,
+      trustedProxies: options.trustedProxies,
+      isDraining: () => server?.draining ?? false,
+    });
+    server = new HttpServer(pipeline, { logger: log });
+    const address = await server.listen(port, host);
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    baseUrl = `http://${shownHost}:${address.port}`;
+    log.info('listening', {
+      url: baseUrl,
+      dataDir,
+      store: store.kind,
+      masterKey: keySource,
+      credentialsFile: bootstrap.credentialsPath,
+    });
+
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        migrationsDone = false;
+        const { forced } = await server.close({ graceMs: options.shutdownGraceMs ?? 10_000 });
+        if (forced) log.warn('shutdown grace period ended with requests still running; they were cut');
+        await audit.close();
+        if (audit.dropped > 0)
+          log.error('audit records were lost during this run', { dropped: audit.dropped });
+        for (const f of cleanup.reverse())
+          await f().catch((err) => log.error('shutdown step failed', { error: err }));
+        log.info('stopped');
+      })();
+      return closing;
+    };
+    return {
+      url: baseUrl,
+      host: address.address,
+      port: address.port,
+      dataDir,
+      bootstrap,
+      store,
+      routes,
+      close,
+    };
+  } catch (err) {
+    return abort(err);
+  }
+}

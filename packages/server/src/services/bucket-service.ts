@@ -18,8 +18,7 @@ const MAX_BUCKET_TAGS = 50;
 /** Checks a tag set against S3's rules (S3 InvalidTag). */
 export function checkS3Tags(tags: Tags, max: number): void {
   const entries = Object.entries(tags ?? {});
-  if (entries.length > max)
-    throw new InputError(`at most ${max} tags are allowed`, { code: 'ERR_INVALID_TAG' });
+  if (entries.length > max) throw new S3Error('InvalidTag', `At most ${max} tags are allowed.`);
   for (const [k, v] of entries) {
     if (k.length < 1 || k.length > 128 || typeof v !== 'string' || v.length > 256 || k.startsWith('aws:')) {
       throw new S3Error(

@@ -244,8 +244,7 @@ export class ObjectService {
 
   /** DeleteObjects (at most 1,000 keys). */
   async deleteObjects(bucket: string, keys: readonly string[]): Promise<DeleteObjectsResult> {
-    if (keys.length === 0)
-      throw new InputError('DeleteObjects needs at least one key', { code: 'ERR_MALFORMED_XML' });
+    if (keys.length === 0) throw new S3Error('MalformedXML', 'DeleteObjects needs at least one key.');
     const deleted = await this.#store.deleteObjects(bucket, keys);
     return { deleted: [...new Set(keys)], blobIds: [...deleted.values()] };
   }

@@ -124,3 +124,25 @@ describe('PrincipalResolver', () => {
     assert.equal(await lookup(creds.accessKeyId, creds.sessionToken), undefined);
   });
 });
+
+describe('PrincipalResolver with aiam JWTs', () => {
+  it('resolves a JWT subject and refuses it once the subject is disabled or its sessions revoked', async () => {
+    const { OidcSigningKeys } = await import('../identity/oidc-signing-keys.js');
+    const { PrincipalResolver } = await import('./principal-resolver.js');
+    const s = await openTestServices();
+    try {
+      const oidc = await OidcSigningKeys.create({ issuer: 'https://aiam.example.com', clock: s.clock });
+      const resolver = new PrincipalResolver({ ...s, oidc });
+      const identity = await s.iam.createUserAssignedIdentity({ name: 'jobs' });
+      const token = (await oidc.issue({ subject: identity.arn, audience: 'gateway', ttlSeconds: 600 })).token;
+      const found = await resolver.resolveJwt(token, 'gateway');
+      assert.equal(found?.principal.arn, identity.arn);
+      assert.equal(found?.type, 'ManagedIdentity');
+      await assert.rejects(resolver.resolveJwt(token, 'other-audience'), /could not be authenticated/);
+      await s.iam.revokeSessions(identity.arn);
+      assert.equal(await resolver.resolveJwt(token, 'gateway'), undefined);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -104,6 +104,27 @@ async function start(): Promise<Harness> {
       handle: () => ({ status: 204 }),
     },
     {
+      method: 'POST',
+      path: '/sts',
+      auth: 'bearer',
+      action: 'sts:GetCallerIdentity',
+      resource: () => '*',
+      renderError: (err, requestId) => {
+        const code = err instanceof Error && 'code' in err ? String(err.code) : 'InternalFailure';
+        return {
+          status: 403,
+          code,
+          unexpected: false,
+          response: {
+            status: 403,
+            text: `<ErrorResponse><Error><Code>${code}</Code></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+            contentType: 'text/xml',
+          },
+        };
+      },
+      handle: () => ({ status: 200, text: '<ok/>', contentType: 'text/xml' }),
+    },
+    {
       method: 'GET',
       path: '/slow',
       auth: 'none-public',
@@ -120,7 +141,7 @@ async function start(): Promise<Harness> {
     authenticators: [new BearerTokenAuthenticator(async (t) => TOKENS[t])],
     authorizer: new AccessModelAuthorizer(holder),
     audit: { record: (e) => audit.push(e) },
-    limiter: new AuthFailureLimiter({ burst: 3, refillPerSecond: 0.01, clock: fixedClock(0) }),
+    limiter: new AuthFailureLimiter({ burst: 5, refillPerSecond: 0.01, clock: fixedClock(0) }),
     logger: createLogger({ level: 'debug', write: (l) => logs.push(l) }),
     metrics,
     isDraining: () => server?.draining ?? false,
@@ -212,6 +233,16 @@ describe('request pipeline over HTTP', () => {
     assert.doesNotMatch(logged, /hunter2/, 'secrets in error messages are redacted from the log');
   });
 
+  it("renders errors in a route's own protocol format", async () => {
+    const res = await fetch(`${h.url}/sts`, { method: 'POST', headers: { 'x-request-id': 'sts-1' } });
+    assert.equal(res.status, 403);
+    assert.equal(res.headers.get('content-type'), 'text/xml');
+    assert.equal(
+      await res.text(),
+      '<ErrorResponse><Error><Code>ERR_UNAUTHENTICATED</Code></Error><RequestId>sts-1</RequestId></ErrorResponse>',
+    );
+  });
+
   it('answers 404 and 405 with Allow', async () => {
     const nf = await fetch(`${h.url}/nothing/here`);
     assert.equal(nf.status, 404);
@@ -295,9 +326,9 @@ describe('request pipeline over HTTP', () => {
   });
 
   it('rate limits authentication failures per source with 429 and Retry-After', async () => {
-    // The burst is 3 and earlier tests already failed some; keep failing until refused.
+    // The burst is 5 and earlier tests already failed some; keep failing until refused.
     let res: Response | undefined;
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 8; i++) {
       res = await fetch(`${h.url}/users/alice`, { headers: bearer('wrong') });
       if (res.status === 429) break;
       assert.equal(res.status, 401);

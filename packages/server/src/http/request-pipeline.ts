@@ -18,10 +18,11 @@ import type { Decision } from '@aiam/policy';
 import { MethodNotAllowedError, PayloadTooLargeError, RouteNotFoundError } from './http-errors.js';
 import { DEFAULT_MAX_BODY_BYTES, parseJsonBody, readBody } from './request-body.js';
 import { buildRequestContext } from './request-context-builder.js';
-import { toRestError } from './rest-error-mapping.js';
+import { renderRestError } from './rest-error-mapping.js';
 import type {
   AuthorizedRequest,
   CompiledRoute,
+  ErrorRenderer,
   ProtectedRoute,
   RequestInfo,
   RouteResponse,
@@ -176,6 +177,7 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
     let resource: string | undefined;
     let decisionId: string | undefined;
     let allowed: Decision | undefined;
+    let renderError: ErrorRenderer = renderRestError;
     let audited = false;
     const { ip, secure } = sourceOf(req);
     const userAgent = req.headers['user-agent'];
@@ -184,6 +186,7 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
       if (match.kind === 'not-found') throw new RouteNotFoundError(method, path);
       if (match.kind === 'method-not-allowed') throw new MethodNotAllowedError(method, path, match.allow);
       const route = match.value;
+      renderError = route.renderError ?? renderError;
       label = route.label;
       const isPublic = route.auth === 'none-public';
       if (!isPublic) options.limiter.check(ip);
@@ -317,12 +320,12 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
       status = response.status;
       send(req, res, requestId, response);
     } catch (err) {
-      const mapped = toRestError(err, requestId);
+      const mapped = renderError(err, requestId);
       status = mapped.status;
       if (mapped.unexpected) {
         log.error('request failed', { requestId, route: label, method, error: err });
       } else {
-        log.debug('request refused', { requestId, route: label, status, code: mapped.body.error.code });
+        log.debug('request refused', { requestId, route: label, status, code: mapped.code });
       }
       if (caller && action && !audited) {
         options.audit.record({
@@ -336,15 +339,15 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
           matchedStatements: allowed?.matched ?? null,
           sourceIp: ip,
           userAgent: userAgent ?? null,
-          errorCode: mapped.body.error.code,
+          errorCode: mapped.code,
           extra: { status: mapped.status, credential: caller.credentialId ?? null },
         });
       }
       if (!res.headersSent) {
-        const headers: Record<string, string> = { ...mapped.headers };
+        const headers: Record<string, string> = { ...mapped.response.headers };
         // The unread rest of an oversized body would be parsed as the next request.
         if (err instanceof PayloadTooLargeError) headers.connection = 'close';
-        send(req, res, requestId, { status: mapped.status, headers, body: mapped.body });
+        send(req, res, requestId, { ...mapped.response, headers });
       } else {
         res.destroy();
       }

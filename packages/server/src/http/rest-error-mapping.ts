@@ -11,6 +11,7 @@ import {
   ServiceUnavailableError,
 } from '../errors.js';
 import { MethodNotAllowedError } from './http-errors.js';
+import type { ErrorRenderer } from './route-table.js';
 
 /** The JSON body of every REST error response. */
 export interface RestErrorBody {
@@ -110,3 +111,17 @@ export function toRestError(error: unknown, requestId: string): RestError {
     body.error.decisionId = error.decisionId;
   return { status, headers, body, unexpected: status >= 500 && !(error instanceof ServiceUnavailableError) };
 }
+
+/**
+ * The REST renderer of the pipeline: `toRestError` as a response. Other protocols (STS XML,
+ * SCIM JSON, S3 XML) give their routes their own `ErrorRenderer`.
+ */
+export const renderRestError: ErrorRenderer = (error, requestId) => {
+  const e = toRestError(error, requestId);
+  return {
+    status: e.status,
+    code: e.body.error.code,
+    unexpected: e.unexpected,
+    response: { status: e.status, headers: e.headers, body: e.body },
+  };
+};

@@ -43,6 +43,23 @@ export interface RouteResponse {
   readonly contentType?: string;
 }
 
+/** An error rendered for the wire by one protocol. */
+export interface RenderedError {
+  readonly status: number;
+  /** The stable code, for the audit trail and logs. */
+  readonly code: string;
+  /** True for a fault the server did not expect: logged with its stack. */
+  readonly unexpected: boolean;
+  readonly response: RouteResponse;
+}
+
+/**
+ * Renders any error thrown along the pipeline in a protocol's own format (REST JSON by default;
+ * STS and S3 XML, SCIM JSON). It must keep the rules of `toRestError`: authentication failures
+ * never say why, unexpected errors say nothing of their cause.
+ */
+export type ErrorRenderer = (error: unknown, requestId: string) => RenderedError;
+
 /** A route that authenticates, authorizes `action` on `resource`, then acts. */
 export interface ProtectedRoute {
   readonly method: HttpMethod;
@@ -61,6 +78,8 @@ export interface ProtectedRoute {
   readonly maxBodyBytes?: number;
   /** Short name for metrics and logs; default `METHOD path`. */
   readonly name?: string;
+  /** The protocol's error format; default REST JSON. */
+  readonly renderError?: ErrorRenderer;
   readonly handle: (req: AuthorizedRequest) => Promise<RouteResponse> | RouteResponse;
 }
 
@@ -75,6 +94,7 @@ export interface PublicRoute {
   readonly publicReason: string;
   readonly maxBodyBytes?: number;
   readonly name?: string;
+  readonly renderError?: ErrorRenderer;
   readonly handle: (req: RequestInfo) => Promise<RouteResponse> | RouteResponse;
 }
 

@@ -172,8 +172,24 @@ class Parser {
       const filter = this.parseFilter(depth + 1, true);
       const close = this.next();
       if (close.t !== ']') throw invalid(`Expected "]" at position ${close.at + 1}.`);
+      const sub = this.peek();
+      if (sub.t === 'word' && sub.v.startsWith('.')) {
+        // `emails[type eq "work"].value eq "x"`: not in RFC 7644 Figure 1, but Microsoft Entra ID
+        // requires it for matching users; it means `emails[type eq "work" and value eq "x"]`.
+        this.next();
+        const inner = this.parseComparison({ t: 'word', v: sub.v.slice(1), at: sub.at + 1 });
+        return { kind: 'valuePath', path, filter: { kind: 'and', left: filter, right: inner } };
+      }
       return { kind: 'valuePath', path, filter };
     }
+    return this.parseComparison(tok);
+  }
+
+  private parseComparison(tok: Extract<Token, { t: 'word' }>): FilterNode {
+    if (!PATH.test(tok.v))
+      throw invalid(`"${tok.v}" at position ${tok.at + 1} is not a valid attribute path.`);
+    const path: FilterPath = { text: tok.v };
+    const after = this.peek();
     if (after.t !== 'word')
       throw invalid(`Expected an operator after "${tok.v}" at position ${after.at + 1}.`);
     const op = after.v.toLowerCase();

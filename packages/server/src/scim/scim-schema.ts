@@ -305,6 +305,15 @@ export function resolveAttributePath(type: ScimResourceType, path: string): Reso
   let extension: string | undefined;
   if (urn === undefined || urn.toLowerCase() === type.schema.id.toLowerCase()) {
     attribute = findAttribute(type.schema.attributes, name) ?? findAttribute(COMMON_ATTRIBUTES, name);
+    if (!attribute && urn === undefined) {
+      // An unprefixed name that only one extension defines resolves to it (Entra ID queries
+      // `manager eq "…"`); the core schema wins any clash, as RFC 7644 §3.10 makes it the default.
+      const hits = type.extensions.filter((e) => findAttribute(e.schema.attributes, name));
+      if (hits.length === 1) {
+        extension = hits[0]!.schema.id;
+        attribute = findAttribute(hits[0]!.schema.attributes, name);
+      }
+    }
   } else {
     const schema = findExtension(type, urn);
     if (!schema) return undefined;
@@ -492,7 +501,7 @@ function normalizeSingle(
   if (attribute.type !== 'complex') return coerceSimpleValue(attribute, value, label);
   let obj = value;
   if (!isPlainObject(obj)) {
-    if (findSubAttribute(attribute, 'value') && (typeof obj === 'string' || typeof obj === 'number')) {
+    if (findSubAttribute(attribute, 'value') && typeof obj === 'string') {
       obj = { value: String(obj) };
     } else {
       throw new ScimError(

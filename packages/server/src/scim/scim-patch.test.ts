@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { ScimError, type ScimType } from './scim-errors.js';
 import { SCIM_PATCH_OP_SCHEMA, applyScimPatch } from './scim-patch.js';
 import {
@@ -284,5 +285,48 @@ describe('SCIM PATCH: bad input', () => {
     fails([{ op: 'replace', path: 'meta.created', value: '2020-01-01T00:00:00Z' }], 'mutability');
     fails([{ op: 'add', path: 'groups', value: [{ value: 'g1' }] }], 'mutability');
     fails([{ op: 'replace', path: `${ENT}:manager.displayName`, value: 'Boss' }], 'mutability');
+  });
+});
+
+describe('SCIM PATCH: arbitrary input (property)', () => {
+  it('either applies and yields a valid resource, or throws a ScimError; the input is never modified', () => {
+    const path = fc.oneof(
+      fc.constantFrom(
+        'userName',
+        'active',
+        'name.givenName',
+        'emails',
+        'emails[type eq "work"].value',
+        'emails[type eq "work"]',
+        `${ENT}:manager`,
+        'members',
+        'id',
+        'meta.version',
+        'groups',
+      ),
+      fc.string({ maxLength: 20 }),
+    );
+    const op = fc.record(
+      {
+        op: fc.constantFrom('add', 'Replace', 'remove', 'REMOVE', 'copy'),
+        path,
+        value: fc.jsonValue({ maxDepth: 2 }),
+      },
+      { requiredKeys: ['op'] },
+    );
+    const snapshot = JSON.stringify(user);
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 4 }), (ops) => {
+        try {
+          const r = patch(ops);
+          assert.equal(typeof r.userName, 'string');
+          assert.equal(r.id, 'u1');
+        } catch (e) {
+          assert.ok(e instanceof ScimError, String(e));
+        }
+        assert.equal(JSON.stringify(user), snapshot);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -74,3 +74,44 @@ export {
   StsService,
   type StsServiceOptions,
 } from './sts-service.js';
+/** S3 buckets: create/delete (only when empty), head, list, tags, bucket policies (validated, stored as resource policies). */
+export { BucketService, type BucketServiceOptions, checkS3Tags } from './bucket-service.js';
+/** S3 object metadata around the object backend: commit after durable blob, list v1/v2/versions, multipart. */
+export {
+  type DeleteObjectsResult,
+  decodeContinuationToken,
+  encodeContinuationToken,
+  type ListObjectsV1Result,
+  type ListObjectsV2Result,
+  type ListObjectVersionsResult,
+  MAX_OBJECT_TAGS,
+  MAX_USER_METADATA_BYTES,
+  type ObjectAttributes,
+  ObjectService,
+  type ObjectServiceOptions,
+} from './object-service.js';
+/** The model registry: workspaces, models, versions, endpoints, deployments; resolveEndpoint for the gateway. */
+export {
+  MlRegistryService,
+  type MlRegistryServiceOptions,
+  type ResolvedDeployment,
+  type ResolvedEndpoint,
+} from './ml-registry-service.js';
+/** Endpoint keys: primary/secondary `aiam_ek_` keys, shown once, stored hashed, rotated one slot at a time. */
+export {
+  type EndpointKeyInfo,
+  type EndpointKeyPrincipal,
+  EndpointKeyService,
+  type EndpointKeyServiceOptions,
+  type EndpointKeySlot,
+} from './endpoint-key-service.js';
+/** Domains and user profiles: profile sessions (execution role, source identity, networks) and console links. */
+export {
+  DomainService,
+  type DomainServiceOptions,
+  isSourceAllowed,
+  networkSessionPolicy,
+  type PresignedDomainUrl,
+  type ProfileSession,
+  type VerifiedDomainLink,
+} from './domain-service.js';

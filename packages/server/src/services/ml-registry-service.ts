@@ -1,4 +1,3 @@
-import { InputError } from '../errors.js';
 import { hasSystemIdentity } from '../store/ml-registry-operations.js';
 import type {
   Deployment,
@@ -18,6 +17,7 @@ import type {
 } from '../store/ml-registry-types.js';
 import type { Store, StoreTransaction } from '../store/store.js';
 import type { ManagedIdentity, Tags } from '../store/store-types.js';
+import { identityNameFor } from './iam-service.js';
 
 /** Options of {@link MlRegistryService}. */
 export interface MlRegistryServiceOptions {
@@ -57,21 +57,9 @@ export interface ResolvedEndpoint {
   readonly revision: number;
 }
 
-/** The name of a resource's system-assigned identity: the resource's path (resource-name.ts). */
-export function systemIdentityName(resource: { workspace?: string; endpoint?: string }): string {
-  if (!resource.workspace)
-    throw new InputError('a system-assigned identity belongs to a workspace or endpoint');
-  return resource.endpoint
-    ? `workspace/${resource.workspace}/endpoint/${resource.endpoint}`
-    : `workspace/${resource.workspace}`;
-}
-
-async function createSystemIdentity(
-  tx: StoreTransaction,
-  name: string,
-  ownerArn: string,
-): Promise<ManagedIdentity> {
-  return tx.createManagedIdentity({ name, kind: 'system', ownerArn });
+/** Its name is the resource part of the owner's ARN (`workspace/W/endpoint/E`), as IamService names it. */
+async function createSystemIdentity(tx: StoreTransaction, ownerArn: string): Promise<ManagedIdentity> {
+  return tx.createManagedIdentity({ name: identityNameFor(ownerArn), kind: 'system', ownerArn });
 }
 
 async function deleteSystemIdentity(tx: StoreTransaction, ownerArn: string): Promise<void> {
@@ -101,7 +89,7 @@ export class MlRegistryService {
     return this.#store.transaction(async (tx) => {
       const workspace = await tx.createWorkspace(input);
       const identity = hasSystemIdentity(workspace.identity)
-        ? await createSystemIdentity(tx, systemIdentityName({ workspace: workspace.name }), workspace.arn)
+        ? await createSystemIdentity(tx, workspace.arn)
         : undefined;
       return { workspace, identity };
     });
@@ -128,8 +116,7 @@ export class MlRegistryService {
       const after = await tx.updateWorkspace(name, expectedVersion, patch);
       const had = before ? hasSystemIdentity(before.identity) : false;
       const has = hasSystemIdentity(after.identity);
-      if (!had && has)
-        await createSystemIdentity(tx, systemIdentityName({ workspace: after.name }), after.arn);
+      if (!had && has) await createSystemIdentity(tx, after.arn);
       if (had && !has) await deleteSystemIdentity(tx, after.arn);
       return after;
     });
@@ -223,11 +210,7 @@ export class MlRegistryService {
     return this.#store.transaction(async (tx) => {
       const endpoint = await tx.createEndpoint(input);
       const identity = hasSystemIdentity(endpoint.identity)
-        ? await createSystemIdentity(
-            tx,
-            systemIdentityName({ workspace: endpoint.workspace, endpoint: endpoint.name }),
-            endpoint.arn,
-          )
+        ? await createSystemIdentity(tx, endpoint.arn)
         : undefined;
       return { endpoint, identity };
     });

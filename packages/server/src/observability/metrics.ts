@@ -53,7 +53,7 @@ export interface CounterChild {
 
 /** A monotonically increasing count. */
 export class Counter implements Metric {
-  readonly #series = new Map<string, { values: readonly string[]; value: number }>();
+  readonly #series = new Map<string, { values: readonly string[]; value: number; child: CounterChild }>();
 
   constructor(
     readonly name: string,
@@ -63,20 +63,21 @@ export class Counter implements Metric {
 
   /** The series for these label values (in `labelNames` order). */
   labels(...values: string[]): CounterChild {
-    checkLabels(this.name, this.labelNames, values);
     const key = values.join('\u0000');
     let s = this.#series.get(key);
     if (s === undefined) {
-      s = { values, value: 0 };
+      checkLabels(this.name, this.labelNames, values);
+      const series = { values, value: 0, child: undefined as unknown as CounterChild };
+      series.child = {
+        inc: (by = 1) => {
+          if (!(by >= 0)) throw new RangeError(`counter ${this.name} cannot decrease`);
+          series.value += by;
+        },
+      };
+      s = series;
       this.#series.set(key, s);
     }
-    const series = s;
-    return {
-      inc: (by = 1) => {
-        if (!(by >= 0)) throw new RangeError(`counter ${this.name} cannot decrease`);
-        series.value += by;
-      },
-    };
+    return s.child;
   }
 
   /** Adds `by` (default 1) to the unlabelled series, or to the series of `values`. */
@@ -139,6 +140,7 @@ interface HistogramSeries {
   counts: number[];
   sum: number;
   count: number;
+  child: HistogramChild;
 }
 
 /** Observations counted into cumulative buckets (`le`), with their sum and count. */
@@ -161,25 +163,32 @@ export class Histogram implements Metric {
 
   /** The series for these label values. */
   labels(...values: string[]): HistogramChild {
-    checkLabels(this.name, this.labelNames, values);
     const key = values.join('\u0000');
     let s = this.#series.get(key);
     if (s === undefined) {
-      s = { values, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
+      checkLabels(this.name, this.labelNames, values);
+      const series: HistogramSeries = {
+        values,
+        counts: new Array(this.buckets.length).fill(0),
+        sum: 0,
+        count: 0,
+        child: undefined as unknown as HistogramChild,
+      };
+      const buckets = this.buckets;
+      series.child = {
+        observe: (value: number) => {
+          // Stored per bucket, made cumulative when rendered: one increment per observation.
+          let i = 0;
+          while (i < buckets.length && value > buckets[i]!) i++;
+          if (i < buckets.length) series.counts[i]!++;
+          series.sum += value;
+          series.count++;
+        },
+      };
+      s = series;
       this.#series.set(key, s);
     }
-    const series = s;
-    const buckets = this.buckets;
-    return {
-      observe: (value: number) => {
-        // Stored per bucket, made cumulative when rendered: one increment per observation.
-        let i = 0;
-        while (i < buckets.length && value > buckets[i]!) i++;
-        if (i < buckets.length) series.counts[i]!++;
-        series.sum += value;
-        series.count++;
-      },
-    };
+    return s.child;
   }
 
   /** Records one observation on the series of `values`. */

@@ -59,4 +59,9 @@ export interface ScimRepository {
     at: string,
   ): Promise<StoredScimResource>;
   delete(type: ScimResourceTypeName, id: string, expectedVersion?: number): Promise<void>;
+  /**
+   * The groups whose `members` directly include this user, for the user's readOnly `groups`
+   * attribute (RFC 7643 §4.1.2). Optional: without it, users are returned without `groups`.
+   */
+  groupsOf?(userId: string): Promise<{ id: string; displayName: string }[]>;
 }

@@ -322,7 +322,11 @@ export class ScimService {
       total = matched.length;
       page = paginate(matched, params).map((m) => m.s);
     }
-    const resources = page.map((s) => projectResource(type, this.toScim(type, s), projection));
+    const resources = await Promise.all(
+      page.map(async (s) =>
+        projectResource(type, await this.withGroups(type, this.toScim(type, s)), projection),
+      ),
+    );
     return {
       status: 200,
       headers: { 'content-type': SCIM_CONTENT_TYPE },
@@ -386,14 +390,33 @@ export class ScimService {
     };
   }
 
-  private resourceResponse(
+  /** Attaches the readOnly `groups` of a user (RFC 7643 §4.1.2) when the repository can list them. */
+  private async withGroups(type: ScimResourceType, resource: ScimResource): Promise<ScimResource> {
+    if (type.id !== 'User' || !this.repo.groupsOf) return resource;
+    const groups = await this.repo.groupsOf(resource.id as string);
+    if (groups.length === 0) return resource;
+    const meta = resource.meta;
+    const { meta: _meta, ...rest } = resource;
+    return {
+      ...rest,
+      groups: groups.map((g) => ({
+        value: g.id,
+        $ref: `${this.baseUrl}/Groups/${encodeURIComponent(g.id)}`,
+        display: g.displayName,
+        type: 'direct',
+      })),
+      meta,
+    };
+  }
+
+  private async resourceResponse(
     type: ScimResourceType,
     stored: StoredScimResource,
     status: number,
     projection: Projection,
     withLocation: boolean,
-  ): ScimResponse {
-    const full = this.toScim(type, stored);
+  ): Promise<ScimResponse> {
+    const full = await this.withGroups(type, this.toScim(type, stored));
     const headers: Record<string, string> = {
       'content-type': SCIM_CONTENT_TYPE,
       etag: etagForVersion(stored.version),

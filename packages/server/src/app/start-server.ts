@@ -54,6 +54,11 @@ export interface AppContext {
   readonly dataDir: string;
   /** The server's base URL, known once listening (routes read it lazily). */
   readonly baseUrl: () => string;
+  /**
+   * Registers a shutdown step (timers to stop, queues to flush). Steps run after in-flight
+   * requests finished, latest registered first, before the store closes.
+   */
+  readonly onClose: (step: () => Promise<unknown>) => void;
 }
 
 /** Options of {@link startServer}. */
@@ -188,6 +193,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       clock,
       dataDir,
       baseUrl: () => baseUrl,
+      onClose: (step) => {
+        cleanup.push(step);
+      },
     };
     const bearerLookup: BearerTokenLookup =
       options.bearerLookup?.(app) ?? (async (token) => (await principals.resolveBearerKey(token))?.principal);

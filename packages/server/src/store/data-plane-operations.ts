@@ -39,7 +39,7 @@ export const MAX_LIST_KEYS = 1000;
 const SKIP_BEFORE_SEEK = 8;
 // How often a conditional update is retried when a concurrent writer changed the row between
 // our read and our compare-and-swap (PostgreSQL read committed).
-const WRITE_RETRIES = 5;
+const WRITE_RETRIES = 16;
 
 const toBucket = (r: Row<'buckets'>): Bucket => ({
   name: r.name,

@@ -439,6 +439,23 @@ for (const database of testDatabases()) {
       await assert.rejects(store.abortMultipartUpload('up-0'), { code: 'ERR_NO_SUCH_UPLOAD' });
     });
 
+    it('concurrent writers of one key each get back exactly the blob they replaced (no orphan, no double delete)', async () => {
+      await open();
+      await store.createBucket({ name: 'data', ownerArn: OWNER });
+      const blobs = Array.from({ length: 12 }, (_, i) => `blob-${i}`);
+      const results = await Promise.all(
+        blobs.map((blobId) => store.putObject({ bucket: 'data', key: 'hot', blobId, size: 1, etag: 'e' })),
+      );
+      const replaced = results.map((r) => r.replacedBlobId).filter((b) => b !== undefined);
+      const final = (await store.getObject('data', 'hot'))!.blobId;
+      assert.equal(
+        results.filter((r) => r.replacedBlobId === undefined).length,
+        1,
+        'one writer created the key',
+      );
+      assert.deepEqual([...replaced, final].sort(), [...blobs].sort());
+    });
+
     it('a failed transaction leaves neither the object nor the upload change behind', async () => {
       await open();
       await store.createBucket({ name: 'data', ownerArn: OWNER });

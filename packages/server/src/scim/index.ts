@@ -7,13 +7,80 @@
 //   4. implement `ScimRepository` over the store (contract: fixtures/scim-repository-contract.ts,
 //      reference: fixtures/memory-scim-repository.ts) and replay fixtures/*.json through HTTP
 //      with fixtures/scim-replay.ts.
-export * from './scim-discovery.js';
-export * from './scim-errors.js';
-export * from './scim-etag.js';
-export * from './scim-filter.js';
-export * from './scim-list.js';
-export * from './scim-patch.js';
-export * from './scim-repository.js';
-export * from './scim-resource.js';
-export * from './scim-schema.js';
-export * from './scim-service.js';
+export {
+  allSchemas,
+  resourceTypeDocument,
+  resourceTypesList,
+  schemaDocument,
+  schemasList,
+  serviceProviderConfig,
+} from './scim-discovery.js';
+export {
+  SCIM_ERROR_SCHEMA,
+  SCIM_TYPES,
+  ScimError,
+  type ScimErrorBody,
+  type ScimErrorResponse,
+  type ScimType,
+  isScimError,
+  toScimErrorResponse,
+} from './scim-errors.js';
+export {
+  type ConditionalHeaders,
+  type PreconditionOutcome,
+  checkPreconditions,
+  etagForVersion,
+  parseEtagList,
+} from './scim-etag.js';
+export {
+  type CompareOp,
+  type CompareValue,
+  type CompiledFilter,
+  type FilterNode,
+  type IndexedAttribute,
+  SCIM_FILTER_LIMITS,
+  type ScimStoreQuery,
+  compileScimFilter,
+  matchesStoreQuery,
+  parseScimFilter,
+  toStoreQuery,
+} from './scim-filter.js';
+export {
+  type ListParams,
+  SCIM_LIST_LIMITS,
+  SCIM_LIST_RESPONSE_SCHEMA,
+  type ScimListResponse,
+  buildListResponse,
+  paginate,
+  parseListParams,
+  parseSearchRequest,
+  sortResources,
+} from './scim-list.js';
+export {
+  type PatchOperation,
+  type PatchResult,
+  SCIM_PATCH_LIMITS,
+  SCIM_PATCH_OP_SCHEMA,
+  applyScimPatch,
+  parsePatchRequest,
+} from './scim-patch.js';
+export type { ScimFindResult, ScimRepository, StoredScimResource } from './scim-repository.js';
+export { type Projection, parseAttributeList, projectResource, validateResource } from './scim-resource.js';
+export {
+  ENTERPRISE_USER_SCHEMA,
+  GROUP_SCHEMA,
+  type NormalizeOptions,
+  SCIM_ENTERPRISE_USER_SCHEMA,
+  SCIM_GROUP_SCHEMA,
+  SCIM_RESOURCE_TYPES,
+  SCIM_USER_SCHEMA,
+  SCIM_VALUE_LIMITS,
+  type ScimAttribute,
+  type ScimResource,
+  type ScimResourceType,
+  type ScimResourceTypeName,
+  type ScimSchema,
+  USER_SCHEMA,
+  resolveAttributePath,
+} from './scim-schema.js';
+export { type ScimRequest, type ScimResponse, ScimService, type ScimServiceOptions } from './scim-service.js';

@@ -7,7 +7,7 @@ import {
   type ScimAttribute,
   type ScimResource,
   type ScimResourceType,
-  describe,
+  describeValueType,
   findExtension,
   findSubAttribute,
   getKey,
@@ -60,7 +60,7 @@ export function parsePatchRequest(body: unknown): PatchOperation[] {
     if (typeof op !== 'string' || !/^(add|replace|remove)$/i.test(op)) {
       throw new ScimError(
         'invalidSyntax',
-        `Operations[${i}].op must be "add", "replace" or "remove"; got ${describe(op)}${typeof op === 'string' ? ` "${op.slice(0, 20)}"` : ''}.`,
+        `Operations[${i}].op must be "add", "replace" or "remove"; got ${describeValueType(op)}${typeof op === 'string' ? ` "${op.slice(0, 20)}"` : ''}.`,
       );
     }
     const path = getKey(raw, 'path');
@@ -251,7 +251,7 @@ function applyWithoutPath(
   if (!isPlainObject(value)) {
     throw new ScimError(
       'invalidValue',
-      `"${op}" without a "path" needs an object "value"; got ${describe(value)}.`,
+      `"${op}" without a "path" needs an object "value"; got ${describeValueType(value)}.`,
     );
   }
   for (const [key, v] of Object.entries(value)) {

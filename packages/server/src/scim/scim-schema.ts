@@ -402,7 +402,7 @@ export function coerceSimpleValue(attribute: ScimAttribute, value: unknown, labe
   }
   throw new ScimError(
     'invalidValue',
-    `Attribute "${label}" must be of type ${attribute.type}; got ${describe(value)}.`,
+    `Attribute "${label}" must be of type ${attribute.type}; got ${describeValueType(value)}.`,
   );
 }
 
@@ -417,7 +417,7 @@ function checkLength(value: string, label: string): string {
 }
 
 /** A short description of a JSON value for error messages (never the value itself, it may be secret). */
-export function describe(value: unknown): string {
+export function describeValueType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return 'a string';
@@ -506,7 +506,7 @@ function normalizeSingle(
     } else {
       throw new ScimError(
         'invalidValue',
-        `Attribute "${label}" must be a complex value (an object); got ${describe(value)}.`,
+        `Attribute "${label}" must be a complex value (an object); got ${describeValueType(value)}.`,
       );
     }
   }

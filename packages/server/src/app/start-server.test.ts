@@ -224,7 +224,17 @@ describe('startServer', () => {
     }
     assert.ok(checked >= 1);
     // Every public route is reviewed here: adding one must be a deliberate change to this list.
-    assert.deepEqual(publicRoutes.sort(), ['GET /healthz', 'GET /readyz']);
+    // STS (`/`) authenticates per action in its handler; OIDC discovery/JWKS are public by nature;
+    // workload credentials take the workload authorization token (see their publicReason).
+    assert.deepEqual(publicRoutes.sort(), [
+      'GET /',
+      'GET /.well-known/jwks.json',
+      'GET /.well-known/openid-configuration',
+      'GET /healthz',
+      'GET /readyz',
+      'GET /workload/v1/credentials',
+      'POST /',
+    ]);
   });
 
   it('does not bootstrap twice: same admin, same key, file untouched', async () => {

@@ -26,6 +26,7 @@ import { loadPepper } from '../services/bootstrap.js';
 import { PrincipalResolver } from '../services/principal-resolver.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
+import { openStsSurfaces } from '../sts/sts-surfaces.js';
 import { type BootstrapResult, bootstrapAdministrator } from './bootstrap-administrator.js';
 import { systemRoutes } from './system-routes.js';
 
@@ -197,6 +198,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         cleanup.push(step);
       },
     };
+    // STS Query API, OIDC issuer (discovery, JWKS, token endpoint, key rotation), workload credentials.
+    const stsSurfaces = openStsSurfaces(app, { issuer: env.AIAM_PUBLIC_URL });
+    cleanup.push(() => stsSurfaces.close());
     const bearerLookup: BearerTokenLookup =
       options.bearerLookup?.(app) ?? (async (token) => (await principals.resolveBearerKey(token))?.principal);
     const authenticators: Authenticator[] = [
@@ -219,6 +223,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           { name: 'accepting', probe: () => server !== undefined && !server.draining },
         ],
       }),
+      ...stsSurfaces.routes,
       ...(options.routes?.(app) ?? []),
     );
 

@@ -107,3 +107,4 @@ export {
   diffAccess,
 } from './config/access-diff.js';
 export { planToJson, type RenderPlanOptions, renderPlan } from './config/render-plan.js';
+export * from './api/index.js';

@@ -1,0 +1,37 @@
+// The control-plane API client of @aiam/client.
+export {
+  AiamClient,
+  type AiamClientOptions,
+  type IfMatch,
+  type PageOptions,
+  type PolicyDocumentInput,
+  type PrincipalKind,
+} from './aiam-client.js';
+export { AiamApiError, AiamResponseError } from './api-errors.js';
+export { OPERATIONS, type OperationId, type OperationRoute } from './api-operations.js';
+export type {
+  AccessKey,
+  AuditRecord,
+  CreatedAccessKey,
+  DecisionTrace,
+  DenyAssignment,
+  Group,
+  InlinePolicy,
+  ManagedIdentity,
+  ManagedPolicy,
+  Page,
+  PolicyAttachment,
+  PolicyVersion,
+  Role,
+  RoleAssignment,
+  RoleDefinition,
+  TrustedIssuer,
+  User,
+} from './api-schemas.js';
+export {
+  type CredentialSources,
+  CredentialsError,
+  parseSharedCredentials,
+  resolveCredentials,
+} from './credentials.js';
+export { type AwsCredentials, type SignInput, signRequest } from './sigv4-signer.js';

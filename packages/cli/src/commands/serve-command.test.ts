@@ -17,6 +17,7 @@ describe('aiam serve settings', () => {
       port: 7477,
       databaseUrl: undefined,
       metricsPublic: false,
+      trustedProxies: [],
     });
     const env = {
       AIAM_DATA_DIR: '/d',
@@ -30,14 +31,22 @@ describe('aiam serve settings', () => {
       port: 9000,
       databaseUrl: 'postgres://h/db',
       metricsPublic: false,
+      trustedProxies: [],
     });
-    assert.deepEqual(readServeSettings(['--port', '0', '--data-dir=/x', '--metrics-public'], env), {
-      dataDir: '/x',
-      host: '0.0.0.0',
-      port: 0,
-      databaseUrl: 'postgres://h/db',
-      metricsPublic: true,
-    });
+    assert.deepEqual(
+      readServeSettings(['--port', '0', '--data-dir=/x', '--metrics-public'], {
+        ...env,
+        AIAM_TRUSTED_PROXIES: '10.0.0.2, 10.0.0.3,',
+      }),
+      {
+        dataDir: '/x',
+        host: '0.0.0.0',
+        port: 0,
+        databaseUrl: 'postgres://h/db',
+        metricsPublic: true,
+        trustedProxies: ['10.0.0.2', '10.0.0.3'],
+      },
+    );
   });
 
   it('refuses bad ports and unknown options with a usage error', () => {

@@ -13,6 +13,7 @@ options (environment variable in brackets):
   --port N           TCP port [AIAM_PORT]; default 7477; 0 picks a free port
   --database URL     postgres://… to use PostgreSQL [AIAM_DATABASE_URL]; default SQLite in DIR
   --metrics-public   serve /metrics without authentication [AIAM_METRICS_PUBLIC=true]
+  [AIAM_TRUSTED_PROXIES]  comma-separated proxy addresses whose X-Forwarded-For is believed
 
 Logs are JSON lines on stderr; AIAM_LOG_LEVEL=debug|info|warn|error|silent sets the level.
 `;
@@ -24,6 +25,7 @@ export interface ServeSettings {
   port: number;
   databaseUrl: string | undefined;
   metricsPublic: boolean;
+  trustedProxies: string[];
 }
 
 const FLAGS: Record<string, keyof ServeSettings> = {
@@ -70,6 +72,10 @@ export function readServeSettings(
     port: port === undefined ? 7477 : parsePort(port, given.port !== undefined ? '--port' : 'AIAM_PORT'),
     databaseUrl: given.databaseUrl ?? (env.AIAM_DATABASE_URL || undefined),
     metricsPublic,
+    trustedProxies: (env.AIAM_TRUSTED_PROXIES ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
   };
 }
 
@@ -117,6 +123,7 @@ export async function runServe(
       port: settings.port,
       databaseUrl: settings.databaseUrl,
       metricsPublic: settings.metricsPublic,
+      trustedProxies: settings.trustedProxies,
       env,
       logger,
     });

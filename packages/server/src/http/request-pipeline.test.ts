@@ -182,6 +182,7 @@ describe('request pipeline over HTTP', () => {
     assert.equal(body.error.code, 'ERR_UNAUTHENTICATED');
     assert.equal(body.error.message, 'The request could not be authenticated.');
     assert.equal(body.error.requestId, res.headers.get('x-request-id'));
+    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="aiam"');
     const bad = await fetch(`${h.url}/users/alice`, { headers: bearer('nope') });
     const badBody = await bad.text();
     assert.equal(bad.status, 401);
@@ -365,5 +366,44 @@ describe('graceful shutdown', () => {
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(await h.server.close({ graceMs: 50 }), { forced: true });
     assert.ok((await pending) instanceof Error);
+  });
+});
+
+describe('source address behind proxies', () => {
+  async function echoServer(trustedProxies?: string[]) {
+    const routes = new RouteTable().add({
+      method: 'GET',
+      path: '/whoami',
+      auth: 'none-public',
+      publicReason: 'test route echoing the source address',
+      handle: (req) => ({ status: 200, body: { ip: req.sourceIp, secure: req.secureTransport } }),
+    });
+    const server = new HttpServer(
+      createRequestPipeline({
+        routes,
+        authenticators: [],
+        authorizer: new AccessModelAuthorizer(new AccessModelHolder()),
+        audit: { record: () => {} },
+        limiter: new AuthFailureLimiter(),
+        trustedProxies,
+      }),
+    );
+    const { port } = await server.listen(0, '127.0.0.1');
+    return { server, url: `http://127.0.0.1:${port}/whoami` };
+  }
+  const spoof = { 'x-forwarded-for': '198.51.100.9, 10.1.1.1', 'x-forwarded-proto': 'https' };
+
+  it('ignores X-Forwarded-For from an untrusted peer', async () => {
+    const { server, url } = await echoServer();
+    const body = await (await fetch(url, { headers: spoof })).json();
+    await server.close();
+    assert.deepEqual(body, { ip: '127.0.0.1', secure: false });
+  });
+
+  it('takes the first untrusted hop from the right when the peer is a trusted proxy', async () => {
+    const { server, url } = await echoServer(['127.0.0.1', '10.1.1.1']);
+    const body = await (await fetch(url, { headers: spoof })).json();
+    await server.close();
+    assert.deepEqual(body, { ip: '198.51.100.9', secure: true });
   });
 });

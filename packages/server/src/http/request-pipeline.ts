@@ -78,6 +78,8 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
   const defaultLimit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const trusted = new Set((options.trustedProxies ?? []).map(normalizeIp));
   const isDraining = options.isDraining ?? (() => false);
+  // One line per request at debug level only: an access log at info would cost the hot path.
+  const accessLog = log.enabled('debug');
   const byScheme = new Map<AuthScheme, Authenticator>();
   for (const a of options.authenticators) byScheme.set(a.scheme, a);
   for (const route of options.routes.routes) {
@@ -178,6 +180,7 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
     let decisionId: string | undefined;
     let allowed: Decision | undefined;
     let renderError: ErrorRenderer = renderRestError;
+    let bearerRoute = false;
     let audited = false;
     const { ip, secure } = sourceOf(req);
     const userAgent = req.headers['user-agent'];
@@ -187,6 +190,7 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
       if (match.kind === 'method-not-allowed') throw new MethodNotAllowedError(method, path, match.allow);
       const route = match.value;
       renderError = route.renderError ?? renderError;
+      bearerRoute = (route.schemes as readonly string[]).includes('bearer');
       label = route.label;
       const isPublic = route.auth === 'none-public';
       if (!isPublic) options.limiter.check(ip);
@@ -347,13 +351,29 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
         const headers: Record<string, string> = { ...mapped.response.headers };
         // The unread rest of an oversized body would be parsed as the next request.
         if (err instanceof PayloadTooLargeError) headers.connection = 'close';
+        // RFC 6750 §3: a bearer-protected resource names its scheme in a 401.
+        if (mapped.status === 401 && renderError === renderRestError && bearerRoute) {
+          headers['www-authenticate'] = 'Bearer realm="aiam"';
+        }
         send(req, res, requestId, { ...mapped.response, headers });
       } else {
         res.destroy();
       }
     } finally {
+      const seconds = (performance.now() - started) / 1000;
       requests.inc(1, label, method, String(status));
-      metricsFor(label).duration.observe((performance.now() - started) / 1000);
+      metricsFor(label).duration.observe(seconds);
+      if (accessLog) {
+        log.debug('request', {
+          requestId,
+          method,
+          route: label,
+          status,
+          ms: Math.round(seconds * 1e4) / 10,
+          sourceIp: ip,
+          principal: caller?.principal.arn,
+        });
+      }
     }
   };
 }

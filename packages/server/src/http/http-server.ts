@@ -16,6 +16,8 @@ export interface HttpServerOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Largest request header block, bytes. Default 16 KiB (Node's default). */
   readonly maxHeaderSize?: number;
+  /** How often the header and request timeouts are checked. Default 1 s. */
+  readonly timeoutCheckIntervalMs?: number;
   readonly logger?: Logger;
 }
 
@@ -49,6 +51,8 @@ export class HttpServer {
         headersTimeout: options.headersTimeoutMs ?? 10_000,
         keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000,
         maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
+        // Node's default (30 s) lets a slow client overstay its timeout by that much.
+        connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 1000,
         noDelay: true,
       },
       (req, res) => {

@@ -104,6 +104,31 @@ describe('RouteTable (fail closed by construction)', () => {
 });
 
 describe('HttpServer client errors', () => {
+  it('answers a request whose body does not arrive in time with a JSON 408', async () => {
+    const server = new HttpServer(
+      async (req, res) => {
+        req.resume();
+        req.on('end', () => res.end('ok'));
+      },
+      { headersTimeoutMs: 200, requestTimeoutMs: 300, timeoutCheckIntervalMs: 50 },
+    );
+    const { port } = await server.listen(0, '127.0.0.1');
+    const started = Date.now();
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write('POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"partial":');
+      });
+      let data = '';
+      socket.on('data', (d) => (data += d));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    await server.close();
+    assert.match(reply, /^HTTP\/1\.1 408 /);
+    assert.match(reply, /"code":"ERR_REQUEST_TIMEOUT"/);
+    assert.ok(Date.now() - started < 5000);
+  });
+
   it('answers oversized headers with a JSON 431', async () => {
     const server = new HttpServer(
       async (_req, res) => {

@@ -1,5 +1,6 @@
 import { isAiamError } from '@aiam/policy';
 import { type CliIo, type Command, processIo, UsageError } from './cli-io.js';
+import { runCommand } from './commands/run-command.js';
 import { serveCommand } from './commands/serve-command.js';
 import { simulateCustomPolicyCommand } from './commands/simulate-custom-policy-command.js';
 import { validateCommand } from './commands/validate-command.js';
@@ -13,6 +14,7 @@ const VERSION = '0.1.0';
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   serve: serveCommand,
+  run: runCommand,
   validate: validateCommand,
   'simulate-custom-policy': simulateCustomPolicyCommand,
 };

@@ -259,5 +259,30 @@ export const DecisionOut = z.object({
 
 /** A page of a list: `items` and, when more follow, `nextCursor`. */
 export function pageOf<T extends z.ZodType>(item: T) {
-  return z.object({ items: z.array(item), nextCursor: z.string().optional() });
+  const page = z.object({ items: z.array(item), nextCursor: z.string().optional() });
+  PAGE_ITEMS.set(page, item);
+  return page;
 }
+
+/** The item schema of each page schema (the OpenAPI document refers to named components). */
+export const PAGE_ITEMS = new WeakMap<z.ZodType, z.ZodType>();
+
+/** Response schemas published as named components of the OpenAPI document. */
+export const NAMED_SCHEMAS: ReadonlyMap<z.ZodType, string> = new Map<z.ZodType, string>([
+  [UserOut, 'User'],
+  [GroupOut, 'Group'],
+  [RoleOut, 'Role'],
+  [IdentityOut, 'ManagedIdentity'],
+  [PolicyOut, 'ManagedPolicy'],
+  [PolicyVersionOut, 'PolicyVersion'],
+  [InlinePolicyOut, 'InlinePolicy'],
+  [AttachmentOut, 'PolicyAttachment'],
+  [AccessKeyOut, 'AccessKey'],
+  [CreatedAccessKeyOut, 'CreatedAccessKey'],
+  [RoleDefinitionOut, 'RoleDefinition'],
+  [RoleAssignmentOut, 'RoleAssignment'],
+  [DenyAssignmentOut, 'DenyAssignment'],
+  [IssuerOut, 'TrustedIssuer'],
+  [AuditRecordOut, 'AuditRecord'],
+  [DecisionOut, 'Decision'],
+]);

@@ -1,6 +1,7 @@
 import { findAction } from '@aiam/policy';
 import { z } from 'zod';
 import { API_PREFIX, type ApiRoute } from './api-route.js';
+import { NAMED_SCHEMAS, PAGE_ITEMS } from './api-schemas.js';
 
 /** The OpenAPI version the document follows (its schemas are JSON Schema 2020-12). */
 export const OPENAPI_VERSION = '3.1.0';
@@ -16,14 +17,57 @@ const ErrorBody = z.object({
 
 type JsonObject = Record<string, unknown>;
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
-  const out = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonObject;
-  delete out.$schema;
+// zod writes JavaScript's safe-integer range on every int; it says nothing to a reader.
+function tidy(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(tidy);
+  if (value === null || typeof value !== 'object') return value;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (
+      (k === 'minimum' && v === Number.MIN_SAFE_INTEGER) ||
+      (k === 'maximum' && v === Number.MAX_SAFE_INTEGER)
+    )
+      continue;
+    out[k] = tidy(v);
+  }
   return out;
 }
 
-function errorResponse(description: string): JsonObject {
-  return { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
+  const out = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonObject;
+  delete out.$schema;
+  return tidy(out) as JsonObject;
+}
+
+function responseSchema(schema: z.ZodType): JsonObject {
+  const name = NAMED_SCHEMAS.get(schema);
+  if (name) return { $ref: `#/components/schemas/${name}` };
+  const item = PAGE_ITEMS.get(schema);
+  const itemName = item && NAMED_SCHEMAS.get(item);
+  if (itemName) {
+    return {
+      type: 'object',
+      properties: {
+        items: { type: 'array', items: { $ref: `#/components/schemas/${itemName}` } },
+        nextCursor: { type: 'string', description: 'Present when more items follow; pass it as `cursor`.' },
+      },
+      required: ['items'],
+    };
+  }
+  return jsonSchema(schema, 'output');
+}
+
+const ERRORS: Record<string, string> = {
+  '400': 'Invalid request (the message names the field).',
+  '401': 'Not authenticated.',
+  '403': 'Not authorized; carries a decisionId.',
+  '404': 'No such entity.',
+  '409': 'Conflict with the current state, or a limit reached.',
+  '412': 'If-Match names a stale version.',
+};
+
+function errorResponse(status: string): JsonObject {
+  return { $ref: `#/components/responses/Error${status}` };
 }
 
 /**
@@ -68,20 +112,18 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], version = '0.1
     }
     const status = String(route.status ?? (route.response ? 200 : 204));
     const success: JsonObject = { description: route.summary };
-    if (route.response)
-      success.content = { 'application/json': { schema: jsonSchema(route.response, 'output') } };
+    if (route.response) success.content = { 'application/json': { schema: responseSchema(route.response) } };
     if (route.conditional || route.method === 'GET')
       success.headers = { ETag: { description: 'The entity version, W/"N".', schema: { type: 'string' } } };
     const responses: JsonObject = {
       [status]: success,
-      '400': errorResponse('Invalid request (the message names the field).'),
-      '401': errorResponse('Not authenticated.'),
-      '403': errorResponse('Not authorized; carries a decisionId.'),
-      '404': errorResponse('No such entity.'),
+      '400': errorResponse('400'),
+      '401': errorResponse('401'),
+      '403': errorResponse('403'),
+      '404': errorResponse('404'),
     };
-    if (route.method !== 'GET')
-      responses['409'] = errorResponse('Conflict with the current state or a limit.');
-    if (route.conditional) responses['412'] = errorResponse('If-Match names a stale version.');
+    if (route.method !== 'GET') responses['409'] = errorResponse('409');
+    if (route.conditional) responses['412'] = errorResponse('412');
     const op: JsonObject = {
       operationId: route.operationId,
       summary: route.summary,
@@ -129,7 +171,21 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], version = '0.1
         },
         bearer: { type: 'http', scheme: 'bearer' },
       },
-      schemas: { Error: jsonSchema(ErrorBody, 'output') },
+      schemas: {
+        Error: jsonSchema(ErrorBody, 'output'),
+        ...Object.fromEntries(
+          [...NAMED_SCHEMAS].map(([schema, name]) => [name, jsonSchema(schema, 'output')] as const),
+        ),
+      },
+      responses: Object.fromEntries(
+        Object.entries(ERRORS).map(([code, description]) => [
+          `Error${code}`,
+          {
+            description,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+          },
+        ]),
+      ),
     },
     paths: sortedPaths,
   };

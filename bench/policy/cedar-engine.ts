@@ -5,6 +5,7 @@ import {
   type StatefulAuthorizationCall,
   statefulIsAuthorized,
 } from '@cedar-policy/cedar-wasm/nodejs';
+import { setFlagsFromString } from 'node:v8';
 import { resourceArn, subjectArn } from './aiam-engine.js';
 import type { PolicyEngine } from './policy-engine.js';
 import {
@@ -14,6 +15,13 @@ import {
   type WorkloadRequest,
   type WorkloadRule,
 } from './policy-workload.js';
+
+// On Node 20 (V8 11.3), TurboFan's inlining of JS-to-Wasm calls crashes the process ("Fatal
+// error … unreachable code" in Deoptimizer::DoComputeBuiltinContinuation) when a function that
+// inlined a cedar-wasm call deoptimizes: the bench's agreement loop hit it reliably at its third
+// policy set. Turning the inlining off costs Cedar nothing measurable (its calls take hundreds
+// of microseconds) and does not touch aiam, which calls no Wasm. Set before any call is optimized.
+setFlagsFromString('--no-turbo-inline-js-wasm-calls');
 
 /** Cedar entity type of each level of the hierarchy. */
 function resourceType(r: ResourcePath): string {

@@ -326,4 +326,17 @@ export interface DatabaseSchema {
     scope: string;
     created_at: number;
   };
+  scim_resources: {
+    resource_type: string;
+    id: string;
+    principal_id: string;
+    name: string;
+    name_key: string;
+    external_id: string | null;
+    document: string;
+    version: number;
+    seq: number;
+    created_at: number;
+    updated_at: number;
+  };
 }

@@ -20,3 +20,10 @@ export type * from './ml-registry-types.js';
 export { MAX_LIST_KEYS } from './data-plane-operations.js';
 export { hasSystemIdentity, parseModelRef } from './ml-registry-operations.js';
 export { compareCodePoints, prefixUpperBound } from './operations-core.js';
+export type {
+  NewScimResourceRecord,
+  ScimRecordQuery,
+  ScimRecordType,
+  ScimResourcePatch,
+  ScimResourceRecord,
+} from './scim-resource-operations.js';

@@ -168,4 +168,17 @@ export const migrations: readonly Migration[] = [
         (group_name_key, role_definition, scope)`,
     ],
   },
+  {
+    // SCIM documents of provisioned users and groups, bound to their aiam principals (issue 6).
+    name: '0003_scim_resources',
+    statements: ({ int8 }) => [
+      `create table scim_resources (resource_type text not null, id text not null,
+        principal_id text not null unique, name text not null, name_key text not null,
+        external_id text, document text not null, version integer not null, seq ${int8} not null,
+        created_at ${int8} not null, updated_at ${int8} not null, primary key (resource_type, id))`,
+      `create unique index scim_resources_name on scim_resources (resource_type, name_key)`,
+      `create unique index scim_resources_external_id on scim_resources (resource_type, external_id)`,
+      `create unique index scim_resources_seq on scim_resources (seq)`,
+    ],
+  },
 ];

@@ -10,7 +10,7 @@ import {
   PreconditionFailedError,
 } from '../errors.js';
 import type { DatabaseSchema } from './database-schema.js';
-import { MlRegistryOperations } from './ml-registry-operations.js';
+import { ScimResourceOperations } from './scim-resource-operations.js';
 import type {
   AccessKey,
   AccessSnapshot,
@@ -329,7 +329,7 @@ const toAudit = (r: Row<'audit_records'>): AuditRecord => ({
  * (data-plane-operations.ts, ml-registry-operations.ts). Method names tell reads from writes: reads start with get, list, find, query or
  * load; everything else mutates.
  */
-export class StoreOperations extends MlRegistryOperations {
+export class StoreOperations extends ScimResourceOperations {
   readonly #db: Db;
   readonly #ctx: OperationsContext;
 

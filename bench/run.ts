@@ -36,9 +36,12 @@ function parseArgs(argv: readonly string[]): { areas: string[]; options: BenchOp
 async function main(): Promise<number> {
   const parsed = parseArgs(process.argv.slice(2));
   if (typeof parsed === 'string') {
-    if (parsed) console.error(parsed);
-    console.error(USAGE);
-    return parsed ? 2 : 0;
+    if (!parsed) {
+      console.log(USAGE);
+      return 0;
+    }
+    console.error(`${parsed}\n${USAGE}`);
+    return 2;
   }
   console.log(`node ${process.version}, ${availableParallelism()} CPUs, ${process.platform}/${process.arch}`);
   let ok = true;

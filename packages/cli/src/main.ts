@@ -1,9 +1,19 @@
 import { isAiamError } from '@aiam/policy';
 import { type CliIo, type Command, processIo, UsageError } from './cli-io.js';
+import { accessKeyCommand } from './commands/access-key-command.js';
+import { auditCommand } from './commands/audit-command.js';
+import { explainCommand } from './commands/explain-command.js';
+import { groupCommand } from './commands/group-command.js';
+import { policyCommand } from './commands/policy-command.js';
+import { roleAssignmentCommand } from './commands/role-assignment-command.js';
+import { roleCommand } from './commands/role-command.js';
 import { runCommand } from './commands/run-command.js';
 import { serveCommand } from './commands/serve-command.js';
+import { simulateCommand } from './commands/simulate-command.js';
 import { simulateCustomPolicyCommand } from './commands/simulate-custom-policy-command.js';
+import { userCommand } from './commands/user-command.js';
 import { validateCommand } from './commands/validate-command.js';
+import { whocanCommand } from './commands/whocan-command.js';
 
 /**
  * The `aiam` command line. Each subcommand lives in its own module under `commands/` and is
@@ -17,6 +27,16 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   run: runCommand,
   validate: validateCommand,
   'simulate-custom-policy': simulateCustomPolicyCommand,
+  user: userCommand,
+  group: groupCommand,
+  role: roleCommand,
+  policy: policyCommand,
+  'access-key': accessKeyCommand,
+  'role-assignment': roleAssignmentCommand,
+  audit: auditCommand,
+  explain: explainCommand,
+  whocan: whocanCommand,
+  simulate: simulateCommand,
 };
 
 function usage(): string {

@@ -12,3 +12,4 @@ export {
   startServer,
 } from './app/start-server.js';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './observability/logger.js';
+export { controlPlaneOpenApi, controlPlaneRoutes } from './api/control-plane-routes.js';

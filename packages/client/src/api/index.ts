@@ -35,3 +35,14 @@ export {
   resolveCredentials,
 } from './credentials.js';
 export { type AwsCredentials, type SignInput, signRequest } from './sigv4-signer.js';
+export {
+  DeploymentSchema,
+  EndpointSchema,
+  ML_OPERATIONS,
+  MlClient,
+  type MlClientOptions,
+  type MlOperationId,
+  ModelSchema,
+  ModelVersionSchema,
+  WorkspaceSchema,
+} from './ml-client.js';

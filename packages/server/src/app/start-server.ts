@@ -20,6 +20,9 @@ import { SigV4Verifier } from '../identity/sigv4-verifier.js';
 import { AuditWriter } from '../observability/audit-writer.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { MetricsRegistry, registerProcessMetrics } from '../observability/metrics.js';
+import { gatewaySurface } from '../gateway-surface/gateway-surface.js';
+import { mlApiRoutes } from '../ml-api/ml-api-routes.js';
+import type { OidcIssuer } from '../oidc/oidc-issuer.js';
 import { AccessSnapshotCache } from '../services/access-snapshot-cache.js';
 import { ServiceAuthorizer } from '../services/authorizer.js';
 import { loadPepper } from '../services/bootstrap.js';
@@ -55,6 +58,8 @@ export interface AppContext {
   readonly dataDir: string;
   /** The server's base URL, known once listening (routes read it lazily). */
   readonly baseUrl: () => string;
+  /** aiam's OIDC issuer (one key set for the server), opened on first use once listening. */
+  readonly oidcIssuer: () => Promise<OidcIssuer>;
   /**
    * Registers a shutdown step (timers to stop, queues to flush). Steps run after in-flight
    * requests finished, latest registered first, before the store closes.
@@ -194,6 +199,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       clock,
       dataDir,
       baseUrl: () => baseUrl,
+      oidcIssuer: () => stsSurfaces.issuer(),
       onClose: (step) => {
         cleanup.push(step);
       },
@@ -224,6 +230,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         ],
       }),
       ...stsSurfaces.routes,
+      ...mlApiRoutes(app),
       ...(options.routes?.(app) ?? []),
     );
 
@@ -245,7 +252,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       trustedProxies: options.trustedProxies,
       isDraining: () => server?.draining ?? false,
     });
-    server = new HttpServer(pipeline, { logger: log });
+    // The gateway takes /endpoints/… before the pipeline, which reads bodies first: inference
+    // requests and responses stream through unbuffered.
+    const gateway = gatewaySurface(app, { issuer: app.oidcIssuer });
+    cleanup.push(() => gateway.close());
+    server = new HttpServer(
+      (req, res) => (gateway.matches(req) ? gateway.handle(req, res) : pipeline(req, res)),
+      {
+        logger: log,
+      },
+    );
     const address = await server.listen(port, host);
     const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     baseUrl = `http://${shownHost}:${address.port}`;

@@ -46,7 +46,16 @@ export class UnsupportedMediaTypeError extends AiamError {
 /** The JSON shape every gateway error is rendered in. */
 export interface GatewayErrorBody {
   /** `decisionId` is set on 403s: `aiam explain DECISION_ID` shows the trace to those allowed. */
-  error: { code: string; message: string; requestId: string; decisionId?: string };
+  error: {
+    code: string;
+    message: string;
+    requestId: string;
+    decisionId?: string;
+    /** On 403s from the engine: why (`explicit-deny`, `no-allow`, `boundary`, `session-policy`). */
+    reason?: string;
+    /** On 403s from the engine: the kind of policy that decided (`identity`, `deny-assignment`, … or `none`). */
+    policyKind?: string;
+  };
 }
 
 /**
@@ -87,6 +96,9 @@ export function writeGatewayError(res: ServerResponse, error: unknown, requestId
       requestId,
       ...(error instanceof NotAllowedError && error.decisionId !== undefined
         ? { decisionId: error.decisionId }
+        : {}),
+      ...(error instanceof NotAllowedError && 'policyKind' in error && 'reason' in error
+        ? { reason: String(error.reason), policyKind: String(error.policyKind) }
         : {}),
     },
   };

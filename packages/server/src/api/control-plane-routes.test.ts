@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AiamApiError, AiamClient, type AwsCredentials, signRequest } from '@aiam/client';
+import { AiamApiError, AiamClient, type AwsCredentials, resolveCredentials, signRequest } from '@aiam/client';
 import { startServer, type RunningServer } from '../app/start-server.js';
 import { isPublicRoute } from '../http/route-table.js';
 import { createLogger } from '../observability/logger.js';
@@ -139,6 +139,45 @@ describe('control-plane API (in-process server, typed client)', () => {
     assert.match(extra.message, /unknown field "colour"/);
   });
 
+  it('answers malformed JSON with a 400 naming line and column, and reads carry an ETag', async () => {
+    const creds = await resolveCredentials({
+      env: { AWS_SHARED_CREDENTIALS_FILE: server.bootstrap.credentialsPath },
+    });
+    const url = new URL(`${server.url}/api/v1/users`);
+    const body = '{"name": "carol",\n  "path": }';
+    const headers = signRequest({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/json' },
+      body,
+      credentials: creds,
+      region: 'us-east-1',
+      service: 'aiam',
+      now: Date.now(),
+    });
+    const { host: _host, ...send } = headers;
+    const res = await fetch(url, { method: 'POST', headers: send, body });
+    assert.equal(res.status, 400);
+    const error = ((await res.json()) as { error: { code: string; message: string } }).error;
+    assert.match(error.message, /line 2/);
+
+    const getUrl = new URL(`${server.url}/api/v1/users/admin`);
+    const signed = signRequest({
+      method: 'GET',
+      url: getUrl,
+      headers: {},
+      body: '',
+      credentials: creds,
+      region: 'us-east-1',
+      service: 'aiam',
+      now: Date.now(),
+    });
+    const { host: _h, ...getHeaders } = signed;
+    const got = await fetch(getUrl, { headers: getHeaders });
+    const user = (await got.json()) as { version: number };
+    assert.equal(got.headers.get('etag'), `W/"${user.version}"`);
+  });
+
   it('pages lists with limit and cursor', async () => {
     for (const n of ['p1', 'p2', 'p3']) await admin.createUser({ name: n, path: '/paged/' });
     const first = await admin.listUsers({ pathPrefix: '/paged/', limit: 2 });
@@ -169,7 +208,7 @@ describe('control-plane API (in-process server, typed client)', () => {
         assert.equal(route.path, '/api/v1/openapi.json', `${route.label} must not be public`);
         continue;
       }
-      assert.match(route.action, /^(iam|aiam):[A-Za-z]+$/, route.label);
+      assert.match(route.action, /^[a-z0-9-]+:[A-Za-z]+$/, route.label);
       const path = route.path.replace(/\{(\w+)\}/g, (_, p: string) =>
         p === 'issuer'
           ? encodeURIComponent('https://issuer.example')

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { controlPlaneRoutes, createLogger, type RunningServer, startServer } from '@aiam/server';
+import { createLogger, type RunningServer, startServer } from '@aiam/server';
 import { main } from '../main.js';
 import type { ApiCliIo } from './api-command-support.js';
 
@@ -38,7 +38,6 @@ describe('aiam CLI against an in-process server', () => {
       dataDir: join(dir, 'data'),
       port: 0,
       logger: createLogger({ level: 'debug', write: (line: string) => logs.push(line) }),
-      routes: controlPlaneRoutes,
     });
     adminEnv = { AIAM_ENDPOINT: server.url, AWS_SHARED_CREDENTIALS_FILE: server.bootstrap.credentialsPath };
   });

@@ -7,7 +7,6 @@ import { AiamApiError, AiamClient, type AwsCredentials, resolveCredentials, sign
 import { startServer, type RunningServer } from '../app/start-server.js';
 import { isPublicRoute } from '../http/route-table.js';
 import { createLogger } from '../observability/logger.js';
-import { controlPlaneRoutes } from './control-plane-routes.js';
 
 const S3_READ = {
   Version: '2012-10-17',
@@ -44,8 +43,6 @@ describe('control-plane API (in-process server, typed client)', () => {
     server = await startServer({
       dataDir: dir,
       port: 0,
-      // Until startServer wires the control plane itself (see the report), the test adds it.
-      routes: controlPlaneRoutes,
       logger: createLogger({ level: 'debug', write: (line: string) => logLines.push(line) }),
       // Lets the route walk come from many addresses, so the auth-failure limiter (per source)
       // does not turn its 401s into 429s.

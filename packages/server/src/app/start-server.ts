@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { controlPlaneRoutes } from '../api/control-plane-routes.js';
 import { type Clock, systemClock } from '../clock.js';
 import { InputError } from '../errors.js';
 import { AuthFailureLimiter } from '../http/auth-failure-limiter.js';
@@ -231,6 +232,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       }),
       ...stsSurfaces.routes,
       ...mlApiRoutes(app),
+      ...controlPlaneRoutes(app),
       ...(options.routes?.(app) ?? []),
     );
 

@@ -105,6 +105,39 @@ describe('control-plane API (in-process server, typed client)', () => {
     await expectApiError(asUser.createUser({ name: 'mallory' }), 403, 'ERR_ACCESS_DENIED');
   });
 
+  it('decides on request tags and lets a caller explain only decisions about resources it may explain', async () => {
+    await admin.createUser({ name: 'ops' });
+    await admin.putInlinePolicy('user', 'ops', 'scoped', {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'iam:CreateUser',
+          Resource: '*',
+          Condition: { StringEquals: { 'aws:RequestTag/team': 'ml' } },
+        },
+        { Effect: 'Allow', Action: 'aiam:ExplainDecision', Resource: 'arn:aws:iam::*:user/ml-*' },
+      ],
+    });
+    const key = await admin.createAccessKey('ops');
+    const ops = new AiamClient({
+      endpoint: server.url,
+      credentials: { accessKeyId: key.accessKey.accessKeyId, secretAccessKey: key.secretAccessKey },
+    });
+    await ops.createUser({ name: 'ml-ann', tags: { team: 'ml' } });
+    const untagged = await expectApiError(ops.createUser({ name: 'ml-bob' }), 403);
+    const otherTeam = await expectApiError(
+      ops.createUser({ name: 'fin-cy', tags: { team: 'finance' } }),
+      403,
+    );
+    // ml-bob's refusal is about user/ml-bob: ops may see why. fin-cy's is not: ops may not.
+    const trace = await ops.explainDecision(untagged.decisionId!);
+    assert.equal(trace.resource.endsWith(':user/ml-bob'), true);
+    assert.equal(trace.decision, 'implicitDeny');
+    await expectApiError(ops.explainDecision(otherTeam.decisionId!), 403);
+    await expectApiError(admin.explainDecision('no-such-decision'), 404, 'ERR_NOT_FOUND');
+  });
+
   it('ETag / If-Match: a stale version is refused with 412, the current one succeeds', async () => {
     const g = await admin.createGroup({ name: 'ml-team' });
     const updated = await admin.updateGroup('ml-team', { path: '/ml/' }, { ifMatch: g.version });

@@ -24,6 +24,7 @@ import { MetricsRegistry, registerProcessMetrics } from '../observability/metric
 import { gatewaySurface } from '../gateway-surface/gateway-surface.js';
 import { mlApiRoutes } from '../ml-api/ml-api-routes.js';
 import type { OidcIssuer } from '../oidc/oidc-issuer.js';
+import { scimSurfaceRoutes } from '../scim-api/index.js';
 import { AccessSnapshotCache } from '../services/access-snapshot-cache.js';
 import { ServiceAuthorizer } from '../services/authorizer.js';
 import { loadPepper } from '../services/bootstrap.js';
@@ -231,6 +232,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         ],
       }),
       ...stsSurfaces.routes,
+      ...scimSurfaceRoutes(app),
       ...mlApiRoutes(app),
       ...controlPlaneRoutes(app),
       ...(options.routes?.(app) ?? []),

@@ -2,8 +2,10 @@ import { isAiamError } from '@aiam/policy';
 import { type CliIo, type Command, processIo, UsageError } from './cli-io.js';
 import { accessKeyCommand } from './commands/access-key-command.js';
 import { auditCommand } from './commands/audit-command.js';
+import { endpointCommand } from './commands/endpoint-command.js';
 import { explainCommand } from './commands/explain-command.js';
 import { groupCommand } from './commands/group-command.js';
+import { modelCommand } from './commands/model-command.js';
 import { policyCommand } from './commands/policy-command.js';
 import { roleAssignmentCommand } from './commands/role-assignment-command.js';
 import { roleCommand } from './commands/role-command.js';
@@ -14,6 +16,7 @@ import { simulateCustomPolicyCommand } from './commands/simulate-custom-policy-c
 import { userCommand } from './commands/user-command.js';
 import { validateCommand } from './commands/validate-command.js';
 import { whocanCommand } from './commands/whocan-command.js';
+import { workspaceCommand } from './commands/workspace-command.js';
 
 /**
  * The `aiam` command line. Each subcommand lives in its own module under `commands/` and is
@@ -35,6 +38,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'role-assignment': roleAssignmentCommand,
   audit: auditCommand,
   explain: explainCommand,
+  workspace: workspaceCommand,
+  model: modelCommand,
+  endpoint: endpointCommand,
   whocan: whocanCommand,
   simulate: simulateCommand,
 };

@@ -45,6 +45,30 @@ CLI are checked against it.
 - **Secrets**: an access key's secret is in the \`POST …/access-keys\` answer only; no list, read
   or log ever contains it.
 
+## From the command line
+
+\`aiam\` finds the server in \`AIAM_ENDPOINT\` and credentials as AWS tools do
+(\`AWS_ACCESS_KEY_ID\`/\`AWS_SECRET_ACCESS_KEY\`/\`AWS_SESSION_TOKEN\`, \`AWS_PROFILE\`,
+\`AWS_SHARED_CREDENTIALS_FILE\`, default \`~/.aws/credentials\`). Tables by default, \`--json\` for
+scripts; exit 0 success, 1 refused or failed (a refusal prints the decision id to explain), 2 usage.
+
+\`\`\`sh
+export AIAM_ENDPOINT=http://127.0.0.1:7477 AWS_SHARED_CREDENTIALS_FILE=.aiam/bootstrap-credentials
+aiam user create aiUser --tag Project=AIModel
+aiam policy create aiDataAccessPolicy --document file://policy.json
+aiam policy attach aiDataAccessPolicy --user aiUser
+aiam access-key create aiUser --secrets-out secrets.json   # or: secret printed once to stdout
+aiam whocan s3:GetObject arn:aws:s3:::ai-model-data/train.csv
+aiam simulate --principal user/aiUser --action s3:PutObject --resource arn:aws:s3:::ai-model-data/x
+aiam audit --since 1h --decision implicitDeny
+aiam explain DECISION_ID
+\`\`\`
+
+Also: \`aiam user get|list|update|delete\`, \`aiam group create|get|list|update|delete|add-user|remove-user\`,
+\`aiam role create|get|list|update|delete\`, \`aiam policy get|list|delete|detach|create-version|set-default-version\`,
+\`aiam access-key list|update|delete\`, \`aiam role-assignment create|list|delete\`. Writes take
+\`--if-match VERSION\` for optimistic concurrency.
+
 ## Operations
 
 | method | path | action | what it does |

@@ -4,3 +4,4 @@ export { holdEarlyStreamErrors, IngestMeter } from './ingest-meter.js';
 export * from './multipart-etag.js';
 export * from './object-backend.js';
 export * from './object-garbage-collector.js';
+export * from './s3-object-backend.js';

@@ -32,7 +32,9 @@ import { PrincipalResolver } from '../services/principal-resolver.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { openStsSurfaces } from '../sts/sts-surfaces.js';
+import { openS3Surface, parseVirtualHostBases, type S3SurfaceOptions } from '../s3-api/s3-surface.js';
 import { type BootstrapResult, bootstrapAdministrator } from './bootstrap-administrator.js';
+import { type RawSurface, withRawSurfaces } from './raw-surface.js';
 import { systemRoutes } from './system-routes.js';
 
 /** The default port of `aiam serve`: unassigned by IANA and unlike the usual 8080/3000/5000. */
@@ -95,6 +97,14 @@ export interface StartServerOptions {
   readonly bearerLookup?: (app: AppContext) => BearerTokenLookup;
   /** Routes of the other surfaces, validated by the same fail-closed route table. */
   readonly routes?: (app: AppContext) => readonly RouteDefinition[];
+  /**
+   * Surfaces that take whole requests before the route pipeline (see `RawSurface`: streamed
+   * bodies, authenticated before they are read). Asked in order, after the gateway and before
+   * the S3 data plane, which takes every request no other surface owns.
+   */
+  readonly rawSurfaces?: (app: AppContext) => readonly RawSurface[];
+  /** Options of the S3 data plane; virtual-host bases default to `AIAM_S3_VIRTUAL_HOST_BASE`. */
+  readonly s3?: Omit<S3SurfaceOptions, 'audit'>;
 }
 
 /** A running server. */
@@ -260,8 +270,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // requests and responses stream through unbuffered.
     const gateway = gatewaySurface(app, { issuer: app.oidcIssuer });
     cleanup.push(() => gateway.close());
+    // Raw surfaces (the S3 data plane last: it takes whatever no other surface owns) see each
+    // request before the pipeline, which reads bodies before authenticating.
+    const s3 = await openS3Surface(app, {
+      audit,
+      virtualHostBases: parseVirtualHostBases(env.AIAM_S3_VIRTUAL_HOST_BASE),
+      ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}),
+      ...options.s3,
+    });
+    cleanup.push(() => s3.close());
+    const handler = withRawSurfaces([...(options.rawSurfaces?.(app) ?? []), s3.surface], pipeline);
     server = new HttpServer(
-      (req, res) => (gateway.matches(req) ? gateway.handle(req, res) : pipeline(req, res)),
+      (req, res) => (gateway.matches(req) ? gateway.handle(req, res) : handler(req, res)),
       {
         logger: log,
       },

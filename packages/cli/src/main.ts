@@ -10,6 +10,7 @@ import { policyCommand } from './commands/policy-command.js';
 import { roleAssignmentCommand } from './commands/role-assignment-command.js';
 import { roleCommand } from './commands/role-command.js';
 import { runCommand } from './commands/run-command.js';
+import { scimTokenCommand } from './commands/scim-token-command.js';
 import { serveCommand } from './commands/serve-command.js';
 import { simulateCommand } from './commands/simulate-command.js';
 import { simulateCustomPolicyCommand } from './commands/simulate-custom-policy-command.js';
@@ -43,6 +44,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   endpoint: endpointCommand,
   whocan: whocanCommand,
   simulate: simulateCommand,
+  'scim-token': scimTokenCommand,
 };
 
 function usage(): string {

@@ -46,3 +46,11 @@ export {
   ModelVersionSchema,
   WorkspaceSchema,
 } from './ml-client.js';
+export {
+  type CreatedScimToken,
+  CreatedScimTokenSchema,
+  type ScimToken,
+  ScimTokenClient,
+  type ScimTokenClientOptions,
+  ScimTokenSchema,
+} from './scim-token-client.js';

@@ -184,7 +184,11 @@ describe('SCIM over HTTP', () => {
       assert.equal(noToken.status, 401);
       assert.match(noToken.headers.get('content-type') ?? '', /scim\+json/);
       const admin = await signedFetch(`${r.server.url}/scim/v2/Users`, r.admin);
-      assert.equal(admin.status, 403, 'an administrator key (allowed scim:* by its policy) is no provisioning token');
+      assert.equal(
+        admin.status,
+        403,
+        'an administrator key (allowed scim:* by its policy) is no provisioning token',
+      );
       assert.match(((await admin.json()) as { detail: string }).detail, /scim-token create/);
       const wrong = await fetch(`${r.server.url}/scim/v2/Users`, {
         headers: { authorization: 'Bearer aiam_scim_nope' },

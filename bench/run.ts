@@ -9,6 +9,7 @@ import type { BenchArea, BenchOptions } from './harness.js';
  */
 const AREAS: Record<string, () => Promise<BenchArea>> = {
   policy: async () => (await import('./policy-bench.js')).policyBench,
+  http: async () => (await import('./http-bench.js')).httpBench,
 };
 
 const USAGE = `usage: npm run bench -- [AREA…] [--quick] [--seed=N]

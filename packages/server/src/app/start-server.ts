@@ -43,6 +43,10 @@ export const DEFAULT_PORT = 7477;
 export const DEFAULT_HOST = '127.0.0.1';
 /** The default data directory. */
 export const DEFAULT_DATA_DIR = '.aiam';
+/** The audience of aiam JWTs that the server's own API accepts as bearer tokens. */
+export const API_TOKEN_AUDIENCE = 'urn:aiam:api';
+// A compact JWS (RFC 7515 §7.1): three base64url parts; aiam bearer keys never contain a dot.
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /** What the other surfaces (control plane, STS, SCIM, OIDC, gateway) receive to build their routes. */
 export interface AppContext {
@@ -92,7 +96,8 @@ export interface StartServerOptions {
   readonly shutdownGraceMs?: number;
   /**
    * Resolves bearer tokens. Default: aiam bearer keys whose owner is a principal (through the
-   * principal resolver); endpoint keys, owned by endpoints, are the gateway's business.
+   * principal resolver) and aiam JWTs issued for {@link API_TOKEN_AUDIENCE}; endpoint keys,
+   * owned by endpoints, are the gateway's business.
    */
   readonly bearerLookup?: (app: AppContext) => BearerTokenLookup;
   /** Routes of the other surfaces, validated by the same fail-closed route table. */
@@ -219,8 +224,32 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // STS Query API, OIDC issuer (discovery, JWKS, token endpoint, key rotation), workload credentials.
     const stsSurfaces = openStsSurfaces(app, { issuer: env.AIAM_PUBLIC_URL });
     cleanup.push(() => stsSurfaces.close());
+    // aiam JWTs (audience API_TOKEN_AUDIENCE) need the issuer's keys, known once it is open.
+    let jwtPrincipals: Promise<PrincipalResolver> | undefined;
+    const jwtResolver = (): Promise<PrincipalResolver> => {
+      jwtPrincipals ??= stsSurfaces.issuer().then(
+        (issuer) =>
+          new PrincipalResolver({
+            store,
+            cache: accessModel,
+            keyring,
+            sessions,
+            hasher,
+            oidc: issuer.keys,
+            clock,
+          }),
+      );
+      jwtPrincipals.catch(() => {
+        jwtPrincipals = undefined;
+      });
+      return jwtPrincipals;
+    };
     const bearerLookup: BearerTokenLookup =
-      options.bearerLookup?.(app) ?? (async (token) => (await principals.resolveBearerKey(token))?.principal);
+      options.bearerLookup?.(app) ??
+      (async (token) =>
+        JWT_SHAPE.test(token)
+          ? (await jwtResolver()).resolveJwt(token, API_TOKEN_AUDIENCE)
+          : (await principals.resolveBearerKey(token))?.principal);
     const authenticators: Authenticator[] = [
       new SigV4Authenticator(verifier),
       new BearerTokenAuthenticator(bearerLookup),

@@ -1,5 +1,5 @@
 import type { AuthScheme } from '../http/authenticator.js';
-import type { RouteDefinition } from '../http/route-table.js';
+import type { AuthorizedRequest, RouteDefinition } from '../http/route-table.js';
 import { type MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from '../observability/metrics.js';
 
 /** One readiness check: a name and a probe that resolves true when ready. */
@@ -44,10 +44,16 @@ async function runProbe(check: ReadinessCheck): Promise<boolean> {
   }
 }
 
+/** The path of {@link systemRoutes}' authenticated no-op: who the caller is, on which server. */
+export const SERVER_INFO_PATH = '/api/v1/server-info';
+
 /**
  * The operational routes: `GET /healthz` (liveness: the process answers), `GET /readyz`
  * (readiness: every check passes, e.g. store reachable, migrations applied, access model
- * loaded, not draining; 503 with the failing check names otherwise) and `GET /metrics`.
+ * loaded, not draining; 503 with the failing check names otherwise), `GET /metrics`, and
+ * `GET /api/v1/server-info` (the account and the caller as authenticated, decided as
+ * `aiam:GetServerInfo`; it reads nothing from the store, so it measures the request path alone
+ * and lets a client check its credentials).
  */
 export function systemRoutes(options: SystemRoutesOptions): RouteDefinition[] {
   const metricsHandler = () => ({
@@ -55,7 +61,23 @@ export function systemRoutes(options: SystemRoutesOptions): RouteDefinition[] {
     text: options.metrics.render(),
     contentType: PROMETHEUS_CONTENT_TYPE,
   });
+  const serverArn = () => `arn:aws:aiam::${options.accountId()}:server`;
   return [
+    {
+      method: 'GET',
+      path: SERVER_INFO_PATH,
+      auth: options.schemes ?? ['sigv4'],
+      action: 'aiam:GetServerInfo',
+      resource: serverArn,
+      name: 'server info',
+      handle: (req: AuthorizedRequest) => ({
+        status: 200,
+        body: {
+          accountId: options.accountId(),
+          caller: { arn: req.caller.principal.arn, type: req.caller.type, userId: req.caller.userId },
+        },
+      }),
+    },
     {
       method: 'GET',
       path: '/healthz',
@@ -92,7 +114,7 @@ export function systemRoutes(options: SystemRoutesOptions): RouteDefinition[] {
           path: '/metrics',
           auth: options.schemes ?? ['sigv4'],
           action: 'aiam:GetServerInfo',
-          resource: () => `arn:aws:aiam::${options.accountId()}:server`,
+          resource: serverArn,
           handle: metricsHandler,
         },
   ];

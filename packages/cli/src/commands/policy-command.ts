@@ -1,4 +1,4 @@
-import type { ManagedPolicy, PrincipalKind } from '@aiam/client';
+import type { ManagedPolicy, PolicyFinding, PrincipalKind } from '@aiam/client';
 import type { CliIo } from '../cli-io.js';
 import { UsageError } from '../cli-io.js';
 import { readJsonArgument } from '../read-input.js';
@@ -30,6 +30,19 @@ function show(io: CliIo, json: boolean, policy: ManagedPolicy, document?: string
     created: time(policy.createdAt),
   });
   if (document !== undefined) io.stdout.write(`${JSON.stringify(JSON.parse(document), null, 2)}\n`);
+}
+
+/** Prints the validator's warnings about a document just written, to stderr (they do not fail). */
+function warn(io: CliIo, findings: PolicyFinding[] | undefined): void {
+  for (const f of findings ?? []) {
+    const at = f.path
+      .map((e) => ('value' in e ? `.${e.value}` : `[${e.index}]`))
+      .join('')
+      .replace(/^\./, '');
+    io.stderr.write(
+      `${f.findingType.toLowerCase().replace('_', ' ')}: ${f.issueCode}${at ? ` at ${at}` : ''}: ${f.findingDetails}\n`,
+    );
+  }
 }
 
 async function documentFlag(io: CliIo, f: ParsedFlags): Promise<Record<string, unknown>> {
@@ -67,6 +80,7 @@ export const policyCommand = resourceCommand(
           ...(f.string('description') ? { description: f.string('description')! } : {}),
           ...(f.string('path') ? { path: f.string('path')! } : {}),
         });
+        warn(io, policy.findings);
         show(io, f.flag('json'), policy);
         return 0;
       },
@@ -155,6 +169,7 @@ export const policyCommand = resourceCommand(
           setAsDefault: f.flag('set-default'),
           ifMatch: intFlag('if-match', f.string('if-match')),
         });
+        warn(io, version.findings);
         if (f.flag('json')) printJson(io, version);
         else
           io.stdout.write(

@@ -4,6 +4,17 @@ import { z } from 'zod';
 // mirror the server's response schemas; api-operations.test.ts checks them against openapi.json.
 
 const Timestamp = z.number().int();
+
+/** A policy-validation finding (IAM Access Analyzer ValidatePolicy shape). */
+export const FindingSchema = z.object({
+  findingType: z.string(),
+  issueCode: z.string(),
+  findingDetails: z.string(),
+  path: z.array(z.union([z.object({ value: z.string() }), z.object({ index: z.number().int() })])),
+});
+/** A policy-validation finding. */
+export type PolicyFinding = z.infer<typeof FindingSchema>;
+const Findings = z.array(FindingSchema).optional();
 const TagMap = z.record(z.string(), z.string());
 
 /** A user. */
@@ -52,6 +63,7 @@ export const RoleSchema = z.object({
   version: z.number().int(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
+  findings: Findings,
 });
 /** A role. */
 export type Role = z.infer<typeof RoleSchema>;
@@ -85,6 +97,7 @@ export const PolicySchema = z.object({
   version: z.number().int(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
+  findings: Findings,
 });
 /** A managed policy. */
 export type ManagedPolicy = z.infer<typeof PolicySchema>;
@@ -96,6 +109,7 @@ export const PolicyVersionSchema = z.object({
   document: z.string(),
   isDefault: z.boolean(),
   createdAt: Timestamp,
+  findings: Findings,
 });
 /** A version of a managed policy. */
 export type PolicyVersion = z.infer<typeof PolicyVersionSchema>;
@@ -108,6 +122,7 @@ export const InlinePolicySchema = z.object({
   version: z.number().int(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
+  findings: Findings,
 });
 /** An inline policy. */
 export type InlinePolicy = z.infer<typeof InlinePolicySchema>;

@@ -21,6 +21,7 @@ export type {
   ManagedPolicy,
   Page,
   PolicyAttachment,
+  PolicyFinding,
   PolicyVersion,
   Role,
   RoleAssignment,

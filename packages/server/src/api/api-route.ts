@@ -124,6 +124,8 @@ function queryObject(query: URLSearchParams): Record<string, string> {
   return out;
 }
 
+const NO_QUERY = z.strictObject({});
+
 const ETAG = /^(?:W\/)?"(\d{1,15})"$/;
 
 /** Parses `If-Match`: `W/"3"` or `"3"` → 3; `*` or absent → undefined. */
@@ -172,7 +174,8 @@ export function toProtectedRoute(route: ApiRoute): ProtectedRoute {
     handle: async (req): Promise<RouteResponse> => {
       const params = parseWith(route.params, req.params, 'path');
       const body = parseWith(route.body, req.body.length === 0 ? undefined : req.json(), 'body');
-      const query = parseWith(route.query, queryObject(req.query), 'query');
+      // An operation without a query schema takes no query parameters: a stray one is refused.
+      const query = parseWith(route.query ?? NO_QUERY, queryObject(req.query), 'query');
       const ifMatch = route.conditional ? parseIfMatch(req.headers['if-match']) : undefined;
       const result = await route.handle({ params, query, body, req, ifMatch });
       const headers: Record<string, string> = {};

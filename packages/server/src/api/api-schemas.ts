@@ -35,7 +35,13 @@ export const FindingOut = z.object({
   findingType: z.string(),
   issueCode: z.string(),
   findingDetails: z.string(),
+  path: z.array(z.union([z.object({ value: z.string() }), z.object({ index: z.number().int() })])),
 });
+
+const Findings = z
+  .array(FindingOut)
+  .optional()
+  .describe('Validation warnings and suggestions of the document just written (ERROR findings refuse it).');
 
 /** An ARN. */
 export const ArnString = z.string().min(1).max(2048);
@@ -88,6 +94,7 @@ export const RoleOut = z.object({
   version: z.number().int(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
+  findings: Findings,
 });
 
 /** A managed identity. */
@@ -117,6 +124,7 @@ export const PolicyOut = z.object({
   version: z.number().int(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
+  findings: Findings,
 });
 
 /** A policy version. */
@@ -126,6 +134,7 @@ export const PolicyVersionOut = z.object({
   document: z.string(),
   isDefault: z.boolean(),
   createdAt: Timestamp,
+  findings: Findings,
 });
 
 /** An inline policy. */
@@ -136,6 +145,7 @@ export const InlinePolicyOut = z.object({
   version: z.number().int(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
+  findings: Findings,
 });
 
 /** A managed-policy attachment. */

@@ -378,7 +378,6 @@ export function groupRoutes(ctx: ApiContext): ApiRoute[] {
 export function roleRoutes(ctx: ApiContext): ApiRoute[] {
   const { iam } = ctx;
   const arn = (p: RawInput) => ctx.arnOf('role', p.params.name ?? '');
-  const strip = <T extends { findings?: unknown }>(r: T) => r;
   return [
     apiRoute({
       operationId: 'createRole',
@@ -405,7 +404,7 @@ export function roleRoutes(ctx: ApiContext): ApiRoute[] {
         'iam:PermissionsBoundary': rawString(input.body, 'permissionsBoundaryArn'),
       }),
       handle: async ({ body }) => {
-        const role = strip(await iam.createRole(body as Parameters<typeof iam.createRole>[0]));
+        const role = await iam.createRole(body as Parameters<typeof iam.createRole>[0]);
         return { body: role, version: role.version };
       },
     }),

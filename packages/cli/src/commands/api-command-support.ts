@@ -152,9 +152,13 @@ export function resourceCommand(
     usage,
     async run(args, io) {
       const [sub, ...rest] = args;
-      if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+      if (sub === undefined) {
+        io.stderr.write(usage);
+        return 2;
+      }
+      if (sub === '--help' || sub === '-h' || sub === 'help') {
         io.stdout.write(usage);
-        return sub === undefined ? 2 : 0;
+        return 0;
       }
       const command = Object.hasOwn(subcommands, sub) ? subcommands[sub] : undefined;
       if (!command) throw new UsageError(`unknown subcommand "${sub}"`);

@@ -108,7 +108,7 @@ describe('S3 data plane with stock clients', () => {
       env: {},
       logger: silentLogger,
       clock: { now: () => Date.now() + offsetMs },
-      s3: { fsync: false },
+      s3: { fsync: false, virtualHostBases: ['s3.test'] },
     });
     const { keyring } = await loadKeyring({ dataDir: dir, env: {} });
     const iam = new IamService({ store: server.store, keyring });
@@ -403,6 +403,10 @@ describe('S3 data plane with stock clients', () => {
     const anon = await fetch(`${server.url}/public-data/readme`);
     assert.equal(anon.status, 200);
     assert.equal(await anon.text(), 'open');
+    // Virtual-host style: Host BUCKET.<base> names the bucket.
+    const vhost = await raw('GET', '/readme', { host: 'public-data.s3.test' });
+    assert.equal(vhost.status, 200);
+    assert.equal(vhost.body, 'open');
     const anonList = await fetch(`${server.url}/public-data`);
     assert.equal(anonList.status, 403);
     const bad = await errorOf(

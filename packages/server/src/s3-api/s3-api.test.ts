@@ -60,6 +60,7 @@ describe('S3 data plane with stock clients', () => {
   let server: RunningServer;
   let admin: Creds;
   let aiUser: Creds;
+  let tagReader: Creds;
   let offsetMs = 0;
   const s3 = (credentials?: Creds, extra: Record<string, unknown> = {}) =>
     new S3Client({
@@ -121,6 +122,30 @@ describe('S3 data plane with stock clients', () => {
     });
     const policy = await iam.createPolicy({ name: 'aiDataAccessPolicy', document: SEED_002_POLICY });
     await iam.attachPolicy(user.arn, policy.arn);
+    const reader = await iam.createUser({ name: 'tagReader', tags: { team: 'ml' } });
+    await iam.putInlinePolicy(
+      reader.arn,
+      'by-tag',
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: 's3:GetObject',
+            Resource: 'arn:aws:s3:::tagged/*',
+            Condition: { StringEquals: { 's3:ExistingObjectTag/team': '${aws:PrincipalTag/team}' } },
+          },
+          {
+            Effect: 'Allow',
+            Action: 's3:ListBucket',
+            Resource: 'arn:aws:s3:::tagged',
+            Condition: { StringLike: { 's3:prefix': 'public/*' } },
+          },
+        ],
+      }),
+    );
+    const rk = await iam.createAccessKey('tagReader');
+    tagReader = { accessKeyId: rk.accessKey.accessKeyId, secretAccessKey: rk.secretAccessKey };
     const k = await iam.createAccessKey('aiUser');
     aiUser = { accessKeyId: k.accessKey.accessKeyId, secretAccessKey: k.secretAccessKey };
   });
@@ -463,6 +488,40 @@ describe('S3 data plane with stock clients', () => {
     );
     const still = await c.send(new HeadObjectCommand({ Bucket: 'ai-model-data', Key: 'models/v1.bin' }));
     assert.equal(still.ContentLength, 7);
+    // Every decision is on the audit trail (the writer flushes within 100 ms).
+    let denied: { resource: string | null; errorCode: string | null }[] = [];
+    for (let i = 0; i < 50 && denied.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const page = await server.store.queryAudit({
+        action: 's3:PutObject',
+        decision: 'implicitDeny',
+        limit: 10,
+      });
+      denied = page.records.filter((r) => r.principal?.endsWith(':user/aiUser'));
+    }
+    assert.equal(denied[0]?.resource, 'arn:aws:s3:::ai-model-data/x');
+    assert.equal(denied[0]?.errorCode, 'AccessDenied');
+  });
+
+  it('decides on s3:ExistingObjectTag, aws:PrincipalTag and s3:prefix conditions', async () => {
+    const c = s3(admin);
+    await c.send(new CreateBucketCommand({ Bucket: 'tagged' }));
+    await c.send(new PutObjectCommand({ Bucket: 'tagged', Key: 'ml.txt', Body: 'ml', Tagging: 'team=ml' }));
+    await c.send(
+      new PutObjectCommand({ Bucket: 'tagged', Key: 'ops.txt', Body: 'ops', Tagging: 'team=ops' }),
+    );
+    const r = s3(tagReader);
+    const ok = await r.send(new GetObjectCommand({ Bucket: 'tagged', Key: 'ml.txt' }));
+    assert.equal(await ok.Body!.transformToString(), 'ml');
+    assert.equal(
+      (await errorOf(r.send(new GetObjectCommand({ Bucket: 'tagged', Key: 'ops.txt' })))).name,
+      'AccessDenied',
+    );
+    await r.send(new ListObjectsV2Command({ Bucket: 'tagged', Prefix: 'public/' }));
+    assert.equal(
+      (await errorOf(r.send(new ListObjectsV2Command({ Bucket: 'tagged', Prefix: 'private/' })))).name,
+      'AccessDenied',
+    );
   });
 
   it('refuses bad input: malformed XML, wrong Content-MD5, wrong trailing checksum, skewed clock', async () => {

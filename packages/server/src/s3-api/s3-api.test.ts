@@ -133,6 +133,7 @@ describe('S3 data plane with stock clients', () => {
             Effect: 'Allow',
             Action: 's3:GetObject',
             Resource: 'arn:aws:s3:::tagged/*',
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a template
             Condition: { StringEquals: { 's3:ExistingObjectTag/team': '${aws:PrincipalTag/team}' } },
           },
           {

@@ -9,6 +9,9 @@ import { modelCommand } from './commands/model-command.js';
 import { policyCommand } from './commands/policy-command.js';
 import { roleAssignmentCommand } from './commands/role-assignment-command.js';
 import { roleCommand } from './commands/role-command.js';
+import { applyCommand } from './commands/apply-command.js';
+import { exportCommand } from './commands/export-command.js';
+import { planCommand } from './commands/plan-command.js';
 import { runCommand } from './commands/run-command.js';
 import { scimTokenCommand } from './commands/scim-token-command.js';
 import { serveCommand } from './commands/serve-command.js';
@@ -29,6 +32,9 @@ const VERSION = '0.1.0';
 const COMMANDS: Readonly<Record<string, Command>> = {
   serve: serveCommand,
   run: runCommand,
+  plan: planCommand,
+  apply: applyCommand,
+  export: exportCommand,
   validate: validateCommand,
   'simulate-custom-policy': simulateCustomPolicyCommand,
   user: userCommand,

@@ -108,3 +108,14 @@ export {
 } from './config/access-diff.js';
 export { planToJson, type RenderPlanOptions, renderPlan } from './config/render-plan.js';
 export * from './api/index.js';
+export {
+  APPLIED_KINDS,
+  type ApplyChange,
+  type ApplyResult,
+  ConfigClient,
+  type ConfigClientOptions,
+  type CreatedSecret,
+  normalizeServerState,
+  type ServerState,
+  toApplyChanges,
+} from './api/config-client.js';

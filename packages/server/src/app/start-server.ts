@@ -31,6 +31,7 @@ import { loadPepper } from '../services/bootstrap.js';
 import { PrincipalResolver } from '../services/principal-resolver.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
+import { configRoutes } from '../config-api/config-routes.js';
 import { openStsSurfaces } from '../sts/sts-surfaces.js';
 import { openS3Surface, parseVirtualHostBases, type S3SurfaceOptions } from '../s3-api/s3-surface.js';
 import { type BootstrapResult, bootstrapAdministrator } from './bootstrap-administrator.js';
@@ -274,6 +275,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...scimSurfaceRoutes(app),
       ...mlApiRoutes(app),
       ...controlPlaneRoutes(app),
+      ...configRoutes(app),
       ...(options.routes?.(app) ?? []),
     );
 

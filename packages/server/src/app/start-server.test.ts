@@ -57,7 +57,7 @@ function parseIni(text: string): Record<string, Record<string, string>> {
 async function signedFetch(
   url: string,
   creds: { accessKeyId: string; secretAccessKey: string },
-  init: { method?: string; body?: string } = {},
+  init: { method?: string; body?: string; headers?: Record<string, string> } = {},
 ): Promise<Response> {
   const u = new URL(url);
   const signer = new SignatureV4({
@@ -80,6 +80,7 @@ async function signedFetch(
   });
   const h: Record<string, string> = {};
   for (const [k, v] of Object.entries(signed.headers)) if (k !== 'host') h[k] = String(v);
+  Object.assign(h, init.headers);
   return fetch(url, { method: init.method ?? 'GET', headers: h, body: init.body });
 }
 
@@ -88,6 +89,7 @@ describe('startServer', () => {
   let server: RunningServer;
   const lines: string[] = [];
   let creds: { accessKeyId: string; secretAccessKey: string };
+  let adminArn: string;
 
   before(async () => {
     dataDir = join(await mkdtemp(join(tmpdir(), 'aiam-serve-')), 'data');
@@ -95,6 +97,9 @@ describe('startServer', () => {
       dataDir,
       port: 0,
       env: {},
+      // The route walk below sends one anonymous request per route; each comes from its own
+      // forwarded address so the auth-failure limiter (per source IP) does not answer 429.
+      trustedProxies: ['127.0.0.1'],
       logger: createLogger({ level: 'debug', write: (l) => lines.push(l) }),
     });
     const ini = parseIni(await readFile(join(dataDir, BOOTSTRAP_CREDENTIALS_FILE), 'utf8'));
@@ -102,6 +107,8 @@ describe('startServer', () => {
       accessKeyId: ini.default!.aws_access_key_id!,
       secretAccessKey: ini.default!.aws_secret_access_key!,
     };
+    assert.ok(server.bootstrap.userArn, 'the bootstrap reports the administrator ARN');
+    adminArn = server.bootstrap.userArn;
   });
   after(async () => {
     await server.close();
@@ -150,9 +157,9 @@ describe('startServer', () => {
     const text = await res.text();
     assert.match(text, /# TYPE aiam_http_requests_total counter/);
     // Detaching the policy takes the administrator's access away: the policy was the only grant.
-    const policies = await server.store.listAttachedPolicies(server.bootstrap.userArn);
+    const policies = await server.store.listAttachedPolicies(adminArn);
     assert.equal(policies.length, 1);
-    await server.store.detachPolicy(server.bootstrap.userArn, policies[0]!.policyArn);
+    await server.store.detachPolicy(adminArn, policies[0]!.policyArn);
     try {
       const denied = await signedFetch(`${server.url}/metrics`, creds);
       assert.equal(denied.status, 403);
@@ -160,7 +167,7 @@ describe('startServer', () => {
       assert.equal(body.error.code, 'ERR_ACCESS_DENIED');
       assert.ok(body.error.decisionId);
     } finally {
-      await server.store.attachPolicy(server.bootstrap.userArn, policies[0]!.policyArn);
+      await server.store.attachPolicy(adminArn, policies[0]!.policyArn);
     }
     assert.equal((await signedFetch(`${server.url}/metrics`, creds)).status, 200);
   });
@@ -203,16 +210,17 @@ describe('startServer', () => {
       assert.equal(typeof route.resource, 'function', `${route.label} computes a resource`);
       const path = route.path.replace(/\{[^}]+\}/g, 'x');
       const body = ['POST', 'PUT', 'PATCH'].includes(route.method) ? '{}' : undefined;
+      const forwarded = { 'x-forwarded-for': `10.8.${checked >> 8}.${checked & 255}` };
       const anon = await fetch(`${server.url}${path}`, {
         method: route.method,
         body,
-        headers: body ? { 'content-type': 'application/json' } : {},
+        headers: body ? { 'content-type': 'application/json', ...forwarded } : forwarded,
       });
       assert.equal(anon.status, 401, `${route.label} refuses an anonymous caller`);
       const denied = await signedFetch(
         `${server.url}${path}`,
         { accessKeyId, secretAccessKey },
-        { method: route.method, body },
+        { method: route.method, body, headers: forwarded },
       );
       // The caller has no grant, so the handler can never run: a 403, or a 400 when the resource
       // cannot even be computed from the (placeholder) input, both before anything is done.
@@ -225,11 +233,13 @@ describe('startServer', () => {
     assert.ok(checked >= 1);
     // Every public route is reviewed here: adding one must be a deliberate change to this list.
     // STS (`/`) authenticates per action in its handler; OIDC discovery/JWKS are public by nature;
-    // workload credentials take the workload authorization token (see their publicReason).
+    // workload credentials take the workload authorization token; the OpenAPI document holds no
+    // data (see their publicReason).
     assert.deepEqual(publicRoutes.sort(), [
       'GET /',
       'GET /.well-known/jwks.json',
       'GET /.well-known/openid-configuration',
+      'GET /api/v1/openapi.json',
       'GET /healthz',
       'GET /readyz',
       'GET /workload/v1/credentials',

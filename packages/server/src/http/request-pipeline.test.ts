@@ -12,7 +12,7 @@ import { type AuthenticatedPrincipal, BearerTokenAuthenticator } from './authent
 import { AccessModelAuthorizer, AccessModelHolder } from './authorizer.js';
 import { HttpServer } from './http-server.js';
 import { createRequestPipeline } from './request-pipeline.js';
-import { RouteTable } from './route-table.js';
+import { type AuthorizedRequest, RouteTable } from './route-table.js';
 
 const ACCT = '111122223333';
 const userArn = (n: string) => `arn:aws:iam::${ACCT}:user/${n}`;
@@ -77,7 +77,7 @@ async function start(): Promise<Harness> {
       auth: ['bearer'],
       action: 'iam:GetUser',
       resource: (req) => userArn(req.params.name!),
-      handle: (req) => {
+      handle: (req: AuthorizedRequest) => {
         if (req.params.name === 'ghost') throw new NotFoundError('User "ghost" does not exist.');
         if (req.params.name === 'crash') throw new Error('database password=hunter2 leaked in message');
         return {

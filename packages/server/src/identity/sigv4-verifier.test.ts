@@ -11,7 +11,7 @@ import {
   sha256Hex,
 } from './sigv4-canonical-request.js';
 import { deriveSigningKey, SigningKeyCache } from './sigv4-signing-key-cache.js';
-import { type SigV4Request, SigV4Verifier } from './sigv4-verifier.js';
+import { type SigV4Request, SigV4Verifier, type SigV4VerifierOptions } from './sigv4-verifier.js';
 
 const KEY = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -27,7 +27,7 @@ function sign(
   const amzDate = opts.date ?? AMZ_DATE;
   const scopeDate = opts.scopeDate ?? amzDate.slice(0, 8);
   const region = opts.region ?? 'us-east-1';
-  const headers = { ...request.headers, 'x-amz-date': amzDate };
+  const headers: Record<string, string> = { ...request.headers, 'x-amz-date': amzDate };
   const signed = Object.keys(headers).sort();
   const canonical = buildCanonicalRequest({
     method: request.method,
@@ -57,9 +57,9 @@ const base = () => ({
   headers: { host: 'aiam.local', 'x-amz-content-sha256': sha256Hex('') } as Record<string, string>,
 });
 
-function verifier(extra: Partial<ConstructorParameters<typeof SigV4Verifier>[0]> = {}) {
+function verifier(extra: Partial<SigV4VerifierOptions<{ userName: string }>> = {}) {
   let lookups = 0;
-  const v = new SigV4Verifier({
+  const v = new SigV4Verifier<{ userName: string }>({
     services: ['s3', 'sts'],
     clock: fixedClock(NOW),
     lookupSecret: async (id) => {

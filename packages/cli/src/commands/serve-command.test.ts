@@ -49,6 +49,13 @@ describe('aiam serve settings', () => {
     );
   });
 
+  it('takes --object-store for an upstream S3-compatible store', () => {
+    assert.equal(
+      readServeSettings(['--object-store', 's3://b/p?endpoint=http://h:9000'], {}).objectStore,
+      's3://b/p?endpoint=http://h:9000',
+    );
+  });
+
   it('refuses bad ports and unknown options with a usage error', () => {
     assert.throws(() => readServeSettings(['--port', '70000'], {}), UsageError);
     assert.throws(() => readServeSettings(['--port', 'http'], {}), /--port must be a port number/);

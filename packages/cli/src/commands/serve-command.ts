@@ -1,6 +1,7 @@
 import { type CliIo, type Command, UsageError } from '../cli-io.js';
 
-const USAGE = `usage: aiam serve [--data-dir DIR] [--host H] [--port N] [--database URL] [--metrics-public]
+const USAGE = `usage: aiam serve [--data-dir DIR] [--host H] [--port N] [--database URL] [--object-store URL]
+                  [--metrics-public]
 
 Starts the aiam server. On first start it creates DIR, a master key (DIR/master.key), an
 administrator "admin" and its access key in DIR/bootstrap-credentials (AWS shared-credentials
@@ -12,6 +13,9 @@ options (environment variable in brackets):
   --host H           address to listen on [AIAM_HOST]; default 127.0.0.1
   --port N           TCP port [AIAM_PORT]; default 7477; 0 picks a free port
   --database URL     postgres://… to use PostgreSQL [AIAM_DATABASE_URL]; default SQLite in DIR
+  --object-store URL s3://BUCKET/PREFIX?endpoint=URL&region=R keeps object bytes in an
+                     upstream S3-compatible store [AIAM_OBJECT_STORE]; its credentials come
+                     from the standard AWS environment or profile; default: files in DIR
   --metrics-public   serve /metrics without authentication [AIAM_METRICS_PUBLIC=true]
   [AIAM_TRUSTED_PROXIES]  comma-separated proxy addresses whose X-Forwarded-For is believed
 
@@ -26,6 +30,8 @@ export interface ServeSettings {
   databaseUrl: string | undefined;
   metricsPublic: boolean;
   trustedProxies: string[];
+  /** `--object-store` (else `AIAM_OBJECT_STORE`, which the server reads itself). */
+  objectStore?: string;
 }
 
 const FLAGS: Record<string, keyof ServeSettings> = {
@@ -33,6 +39,7 @@ const FLAGS: Record<string, keyof ServeSettings> = {
   '--host': 'host',
   '--port': 'port',
   '--database': 'databaseUrl',
+  '--object-store': 'objectStore',
 };
 
 function parsePort(text: string, source: string): number {
@@ -76,6 +83,7 @@ export function readServeSettings(
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s !== ''),
+    ...(given.objectStore !== undefined ? { objectStore: given.objectStore } : {}),
   };
 }
 
@@ -124,6 +132,7 @@ export async function runServe(
       databaseUrl: settings.databaseUrl,
       metricsPublic: settings.metricsPublic,
       trustedProxies: settings.trustedProxies,
+      ...(settings.objectStore !== undefined ? { objectStore: settings.objectStore } : {}),
       env,
       logger,
     });

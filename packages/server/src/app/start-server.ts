@@ -32,7 +32,9 @@ import { PrincipalResolver } from '../services/principal-resolver.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { configRoutes } from '../config-api/config-routes.js';
+import { domainRoutes } from '../domain-api/domain-routes.js';
 import { openStsSurfaces } from '../sts/sts-surfaces.js';
+import { parseObjectStoreUrl, S3ObjectBackend } from '../objects/s3-object-backend.js';
 import { openS3Surface, parseVirtualHostBases, type S3SurfaceOptions } from '../s3-api/s3-surface.js';
 import { type BootstrapResult, bootstrapAdministrator } from './bootstrap-administrator.js';
 import { type RawSurface, withRawSurfaces } from './raw-surface.js';
@@ -111,6 +113,12 @@ export interface StartServerOptions {
   readonly rawSurfaces?: (app: AppContext) => readonly RawSurface[];
   /** Options of the S3 data plane; virtual-host bases default to `AIAM_S3_VIRTUAL_HOST_BASE`. */
   readonly s3?: Omit<S3SurfaceOptions, 'audit'>;
+  /**
+   * Where object bytes live: `s3://BUCKET/PREFIX?endpoint=URL&region=R` for an upstream
+   * S3-compatible store (credentials from the process's standard AWS environment or profile).
+   * Default `AIAM_OBJECT_STORE`, else the filesystem under the data directory.
+   */
+  readonly objectStore?: string;
 }
 
 /** A running server. */
@@ -276,6 +284,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...mlApiRoutes(app),
       ...controlPlaneRoutes(app),
       ...configRoutes(app),
+      ...domainRoutes(app),
       ...(options.routes?.(app) ?? []),
     );
 
@@ -303,8 +312,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     cleanup.push(() => gateway.close());
     // Raw surfaces (the S3 data plane last: it takes whatever no other surface owns) see each
     // request before the pipeline, which reads bodies before authenticating.
+    const objectStore = options.objectStore ?? (env.AIAM_OBJECT_STORE || undefined);
+    const upstream =
+      objectStore && !options.s3?.backend ? new S3ObjectBackend(parseObjectStoreUrl(objectStore)) : undefined;
+    if (upstream) cleanup.push(async () => upstream.close());
     const s3 = await openS3Surface(app, {
       audit,
+      ...(upstream ? { backend: upstream } : {}),
       virtualHostBases: parseVirtualHostBases(env.AIAM_S3_VIRTUAL_HOST_BASE),
       ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}),
       ...options.s3,

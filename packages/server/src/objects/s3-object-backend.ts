@@ -50,7 +50,7 @@ export interface S3ObjectBackendOptions {
   client?: S3Client;
   /**
    * Size of the upstream parts a large or unknown-length `put` is cut into (default 8 MiB,
-   * at least S3's 5 MiB). One part at a time is held in memory per write.
+   * at least S3's 5 MiB). At most two parts are held in memory per write.
    */
   partSize?: number;
   /**
@@ -101,7 +101,7 @@ interface PartRecord {
  *   <prefix>blobs/m<32 hex>           a blob completed from a multipart upload (same hex as its upload)
  *   <prefix>parts/<32 hex>/<nnnnn>.<md5>  a part smaller than 5 MiB, kept as its own object
  *
- * Writes: `put` holds at most one upload part (`partSize`) in memory. A body that fits in one
+ * Writes: `put` holds at most two upload parts (`partSize`) in memory, one filling, one uploading. A body that fits in one
  * part becomes one PutObject; a larger one an upstream multipart upload. The last bytes are
  * sent only once size and checksums have been verified (the upstream commits nothing until
  * then), and a failed write aborts its upstream upload, so a bad write publishes nothing.

@@ -53,6 +53,28 @@ describe('buildRequestContext', () => {
     assert.equal(getContextValue(ctx, 'aws:userid'), 'AROATRAINER:s1');
   });
 
+  it('sets aws:PrincipalArn of a role session to the role ARN, not the session ARN, as AWS does', () => {
+    const session: AuthenticatedPrincipal = {
+      ...alice,
+      type: 'AssumedRole',
+      principal: {
+        arn: 'arn:aws:sts::111122223333:assumed-role/trainer/s1',
+        account: '111122223333',
+        identityArns: ['arn:aws:iam::111122223333:role/ml/trainer'],
+      },
+      userId: 'AROATRAINER:s1',
+    };
+    const ctx = buildRequestContext(facts, session);
+    assert.equal(getContextValue(ctx, 'aws:PrincipalArn'), 'arn:aws:iam::111122223333:role/ml/trainer');
+    assert.equal(getContextValue(ctx, 'aws:PrincipalType'), 'AssumedRole');
+    // Without the resolved role, the role ARN is derived from the session ARN.
+    const bare = buildRequestContext(facts, {
+      ...session,
+      principal: { arn: 'arn:aws:sts::111122223333:assumed-role/trainer/s1', account: '111122223333' },
+    });
+    assert.equal(getContextValue(bare, 'aws:PrincipalArn'), 'arn:aws:iam::111122223333:role/trainer');
+  });
+
   it('never lets route keys or credential keys override the request facts', () => {
     const spoofing: AuthenticatedPrincipal = { ...alice, context: { 'aws:SourceIp': '10.0.0.1' } };
     const ctx = buildRequestContext(facts, spoofing, {

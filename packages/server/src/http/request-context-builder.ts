@@ -42,7 +42,7 @@ export function buildRequestContext(
   if (facts.referer !== undefined) map.set('aws:referer', facts.referer);
 
   const p = who.principal;
-  map.set('aws:principalarn', p.arn);
+  map.set('aws:principalarn', principalArnOf(who));
   map.set('aws:principalaccount', p.account);
   map.set('aws:principaltype', who.type);
   map.set('aws:userid', who.userId);
@@ -52,6 +52,21 @@ export function buildRequestContext(
     for (const k of Object.keys(who.tags)) map.set(`aws:principaltag/${k.toLowerCase()}`, who.tags[k]!);
   }
   return map;
+}
+
+/**
+ * `aws:PrincipalArn` of a role session is the role's ARN, not the session's (IAM User Guide,
+ * "aws:PrincipalArn": "IAM role … arn:aws:iam::123456789012:role/role-name"; do not use the
+ * assumed-role session ARN). The resolver lists the role in `identityArns`; without it, the role
+ * is derived from `arn:aws:sts::ACCT:assumed-role/NAME/SESSION`.
+ */
+function principalArnOf(who: AuthenticatedPrincipal): string {
+  const p = who.principal;
+  if (who.type !== 'AssumedRole') return p.arn;
+  const role = p.identityArns?.find((a) => /^arn:[^:]+:iam::[^:]*:role\//.test(a));
+  if (role !== undefined) return role;
+  const m = /^arn:([^:]+):sts::([^:]*):assumed-role\/([^/]+)\/[^/]*$/.exec(p.arn);
+  return m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : p.arn;
 }
 
 const PROTECTED = /^aws:(principal|source|secure|current|epoch|user|referer|tokenissuetime|multifactor)/;

@@ -1,6 +1,8 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { main } from '@aiam/cli';
 import { type RunningServer, type StartServerOptions, startServer } from '@aiam/server';
@@ -76,7 +78,18 @@ export async function runCli(example: ExampleServer, args: string[]) {
 }
 
 /** `aiam apply -f FILE --yes --secrets-out PATH` against the example server. */
-export async function applyExample(example: ExampleServer, file: string): Promise<AppliedExample> {
+export async function applyExample(
+  example: ExampleServer,
+  file: string,
+  options: { replace?: Record<string, string> } = {},
+): Promise<AppliedExample> {
+  // The files name fixed upstream addresses; a scenario serves its test upstream on a free port.
+  if (options.replace) {
+    let text = await readFile(file, 'utf8');
+    for (const [from, to] of Object.entries(options.replace)) text = text.split(from).join(to);
+    file = join(example.dir, basename(file));
+    await writeFile(file, text);
+  }
   const secretsPath = join(example.dir, `secrets-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   const { code, stdout, stderr } = await runCli(example, [
     'apply',
@@ -125,6 +138,49 @@ export function s3Client(
       { step: 'build', name: 'exampleHeaders' },
     );
   return client;
+}
+
+/** A request an upstream received. */
+export interface SeenRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/** A test model server: answers OpenAI chat completions with its tag, and records every request. */
+export interface TestUpstream {
+  readonly url: string;
+  readonly seen: SeenRequest[];
+  close(): Promise<void>;
+}
+
+/** Starts a {@link TestUpstream} on a free port of 127.0.0.1. */
+export async function startUpstream(tag: string): Promise<TestUpstream> {
+  const seen: SeenRequest[] = [];
+  const server = createServer(async (req, res) => {
+    let body = '';
+    for await (const c of req) body += c;
+    seen.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+    const model =
+      req.url === '/v1/chat/completions' ? (JSON.parse(body) as { model?: string }).model : undefined;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        id: 'c1',
+        object: 'chat.completion',
+        created: 1,
+        model: model ?? tag,
+        choices: [{ index: 0, message: { role: 'assistant', content: tag }, finish_reason: 'stop' }],
+      }),
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 /** The path of an example file next to this module. */

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { after, before, describe, it } from 'node:test';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { type RunningServer, startServer } from '../app/start-server.js';
 import { loadKeyring } from '../identity/keyring.js';
 import { silentLogger } from '../observability/logger.js';
@@ -149,6 +156,51 @@ describe('S3ObjectBackend against a second aiam server', () => {
     const left = await upstream.client.send(new ListObjectsV2Command({ Bucket: 'store', Prefix: 'parts/' }));
     assert.equal(left.KeyCount, 0);
     backend.close();
+  });
+
+  it('sweeps what a killed node left upstream, but only past the grace period other nodes need', async () => {
+    const backend = new S3ObjectBackend({
+      bucket: 'store',
+      prefix: 'swept',
+      endpoint: upstream.server.url,
+      credentials: upstream.credentials,
+    });
+    const hex = 'ab'.repeat(16);
+    // A put cut short by a crash: an upstream upload on a blob key, and a small part of an
+    // upload that no longer exists.
+    await upstream.client.send(
+      new CreateMultipartUploadCommand({ Bucket: 'store', Key: `swept/blobs/${hex}` }),
+    );
+    await upstream.client.send(
+      new PutObjectCommand({ Bucket: 'store', Key: `swept/parts/${hex}/00001.${'0'.repeat(32)}`, Body: 'x' }),
+    );
+    const live = await backend.createMultipartUpload();
+    await backend.putPart(live, 1, sourceOf(['kept']));
+    assert.equal(await backend.sweepTemporary(0), 0);
+    const eager = new S3ObjectBackend({
+      bucket: 'store',
+      prefix: 'swept',
+      endpoint: upstream.server.url,
+      credentials: upstream.credentials,
+      minSweepAgeMs: 0,
+    });
+    assert.equal(await eager.sweepTemporary(0), 2);
+    const uploads = await upstream.client.send(
+      new ListMultipartUploadsCommand({ Bucket: 'store', Prefix: 'swept/' }),
+    );
+    assert.deepEqual(
+      uploads.Uploads?.map((u) => u.Key),
+      [`swept/blobs/m${live.split('.')[0]}`],
+    );
+    assert.deepEqual(
+      (await backend.listParts(live)).map((p) => p.size),
+      [4],
+    );
+    const listed = [];
+    for await (const u of backend.listMultipartUploads()) listed.push(u.uploadId);
+    assert.deepEqual(listed, [live]);
+    backend.close();
+    eager.close();
   });
 
   it('maps upstream refusals to typed errors that never carry the credentials', async () => {

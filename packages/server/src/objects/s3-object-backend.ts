@@ -214,7 +214,12 @@ export class S3ObjectBackend implements ObjectBackend {
           pending = [];
           pendingSize = 0;
           if (!upload) await sendPart(body);
-          else inFlight = sendPart(body);
+          else {
+            // Awaited before the next part and at the end; until then a failure must not
+            // count as an unhandled rejection (which would end the process).
+            inFlight = sendPart(body);
+            inFlight.catch(() => {});
+          }
         }
         pending.push(chunk);
         pendingSize += chunk.length;

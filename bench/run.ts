@@ -10,6 +10,7 @@ import type { BenchArea, BenchOptions } from './harness.js';
 const AREAS: Record<string, () => Promise<BenchArea>> = {
   policy: async () => (await import('./policy-bench.js')).policyBench,
   http: async () => (await import('./http-bench.js')).httpBench,
+  gateway: async () => (await import('./gateway-bench.js')).gatewayBench,
 };
 
 const USAGE = `usage: npm run bench -- [AREA…] [--quick] [--seed=N]

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
@@ -155,6 +156,18 @@ describe('aiam in front of an upstream S3 store (another aiam)', () => {
     assert.equal(holding.length, 1, 'the bytes live in B exactly once');
     assert.match(holding[0]![0], /^front\/blobs\/[0-9a-f]{32}$/);
     assert.ok(![...upstream.keys()].some((k) => k.includes('models')), 'object keys never reach B');
+
+    await c.send(
+      new CopyObjectCommand({
+        Bucket: 'data',
+        Key: 'models/copy',
+        CopySource: 'data/models/llm/..%2Fv1%20%C3%BC.bin',
+      }),
+    );
+    const copied = await c.send(
+      new GetObjectCommand({ Bucket: 'data', Key: 'models/copy', Range: 'bytes=12-20' }),
+    );
+    assert.equal(await copied.Body!.transformToString(), 'the model');
   });
 
   it('completes multipart uploads from a stock client into one upstream object', async () => {

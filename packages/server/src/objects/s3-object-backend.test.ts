@@ -230,6 +230,29 @@ describe('S3ObjectBackend against a second aiam server', () => {
     backend.close();
     missing.close();
   });
+
+  it('answers ServiceUnavailable (worth a retry) when the upstream cannot be reached', async () => {
+    const down = new S3ObjectBackend({
+      bucket: 'store',
+      endpoint: 'http://127.0.0.1:1',
+      credentials: upstream.credentials,
+      client: new S3Client({
+        endpoint: 'http://127.0.0.1:1',
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: upstream.credentials,
+        maxAttempts: 1,
+      }),
+    });
+    await assert.rejects(
+      down.stat('0'.repeat(32)),
+      (e: unknown) =>
+        e instanceof S3Error &&
+        e.s3Code === 'ServiceUnavailable' &&
+        !e.message.includes(upstream.credentials.secretAccessKey),
+    );
+    down.close();
+  });
 });
 
 describe('parseObjectStoreUrl', () => {

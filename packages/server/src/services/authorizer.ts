@@ -20,6 +20,11 @@ export interface AuthorizeInput {
   readonly context: RequestContext;
   /** The caller's session policies (AssumeRole `Policy`/`PolicyArns`); they cap its grants. */
   readonly sessionPolicies?: readonly CompiledPolicy[];
+  /**
+   * Identity policies granted for this request only (e.g. an endpoint key's grant on its own
+   * endpoint); decided by the engine with everything else, so denies still win.
+   */
+  readonly identityPolicies?: readonly CompiledPolicy[];
   /** Recorded with the decision for the audit trail. */
   readonly audit?: {
     readonly requestId?: string;
@@ -113,7 +118,12 @@ export class ServiceAuthorizer {
     };
     const decision = view.model.authorize(
       request,
-      input.sessionPolicies ? { sessionPolicies: input.sessionPolicies } : undefined,
+      input.sessionPolicies || input.identityPolicies
+        ? {
+            ...(input.sessionPolicies ? { sessionPolicies: input.sessionPolicies } : {}),
+            ...(input.identityPolicies ? { identityPolicies: input.identityPolicies } : {}),
+          }
+        : undefined,
     );
     const decisionId = randomUUID();
     const time = this.#clock.now();

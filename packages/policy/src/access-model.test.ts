@@ -95,6 +95,33 @@ describe('AccessModel', () => {
     );
   });
 
+  it('decides per-request identity policies like attached ones: they grant, denies still win', () => {
+    const keySlot: RequestPrincipal = { arn: `${ws}/endpoint/e/key/primary`, account: ACCT };
+    const grant = pol('key', 'identity', {
+      Effect: 'Allow',
+      Action: 'ml:InvokeEndpoint',
+      Resource: `${ws}/endpoint/e`,
+    });
+    const invoke = (resource: string) => req(keySlot, 'ml:InvokeEndpoint', resource);
+    assert.equal(model.authorize(invoke(`${ws}/endpoint/e`)).decision, 'implicitDeny');
+    assert.equal(
+      model.authorize(invoke(`${ws}/endpoint/e`), { identityPolicies: [grant] }).decision,
+      'allowed',
+    );
+    assert.equal(
+      model.authorize(invoke(`${ws}/endpoint/other`), { identityPolicies: [grant] }).decision,
+      'implicitDeny',
+    );
+    const frozen = AccessModel.build({
+      denyAssignments: [{ id: 'da', dataActions: ['ml:InvokeEndpoint'], principals: ['*'], scope: ws }],
+      isDataAction: () => true,
+    });
+    assert.equal(
+      frozen.authorize(invoke(`${ws}/endpoint/e`), { identityPolicies: [grant] }).decision,
+      'explicitDeny',
+    );
+  });
+
   it('takes groups named by the request too', () => {
     const dave: RequestPrincipal = { arn: user('dave'), account: ACCT, groupArns: [group('ml')] };
     assert.equal(model.authorize(req(dave, 'ml:GetModel', ws)).decision, 'allowed');

@@ -61,6 +61,13 @@ export interface AuthorizeOptions {
    * given, even empty, they cap identity-based grants.
    */
   readonly sessionPolicies?: readonly CompiledPolicy[];
+  /**
+   * Identity policies (kind `identity`) the caller holds for this request only, beside those the
+   * model attaches to it: an implicit grant a surface derives from the credential itself (an
+   * endpoint key may invoke its own endpoint). They grant like attached policies, so deny
+   * assignments, Deny statements, boundaries and session policies still apply.
+   */
+  readonly identityPolicies?: readonly CompiledPolicy[];
 }
 
 /** The model's input refers to something it does not define. */
@@ -346,6 +353,9 @@ export class AccessModel {
         this.groups.get(g)?.visit(b, service);
       }
     }
+
+    const implicit = options?.identityPolicies;
+    if (implicit) for (let i = 0; i < implicit.length; i++) b.considerPolicy(implicit[i]!);
 
     if (this.resourceKeyLengths.length > 0) this.visitResourcePolicies(b, service, request.resource);
 

@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test';
 import { AiamClient, MlClient, signRequest } from '@aiam/client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import OpenAI from 'openai';
-import { controlPlaneRoutes } from '../api/control-plane-routes.js';
 import { type RunningServer, startServer } from '../app/start-server.js';
 import { GATEWAY_TOKEN_AUDIENCE } from './gateway-surface.js';
 
@@ -77,7 +76,7 @@ describe('inference gateway on /endpoints/{name}/… (in-process server)', () =>
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'aiam-gw-'));
-    server = await startServer({ dataDir: dir, port: 0, routes: controlPlaneRoutes });
+    server = await startServer({ dataDir: dir, port: 0 });
     const env = { AWS_SHARED_CREDENTIALS_FILE: server.bootstrap.credentialsPath };
     admin = new AiamClient({ endpoint: server.url, env });
     ml = new MlClient({ endpoint: server.url, env });
@@ -182,6 +181,37 @@ describe('inference gateway on /endpoints/{name}/… (in-process server)', () =>
       ['primary', 'secondary'],
     );
     assert.ok(!JSON.stringify(listed).includes(fresh), 'keys are never listed');
+  });
+
+  it('key mode is decided by the engine: a deny assignment on the endpoint refuses key callers', async () => {
+    const call = () =>
+      fetch(`${server.url}/endpoints/online_endpoint/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys.secondary}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'myModel', messages: [] }),
+      });
+    assert.equal((await call()).status, 200);
+    const deny = await admin.createDenyAssignment({
+      name: 'freeze-online-endpoint',
+      scope: 'workspace/ml_workspace/endpoint/online_endpoint',
+      principals: ['*'],
+      permissions: { dataActions: ['ml:InvokeEndpoint'] },
+    });
+    try {
+      const refused = await call();
+      assert.equal(refused.status, 403);
+      const err = (
+        (await refused.json()) as { error: { decisionId: string; policyKind: string; reason: string } }
+      ).error;
+      assert.equal(err.reason, 'explicit-deny');
+      assert.equal(err.policyKind, 'deny-assignment');
+      const trace = JSON.stringify(await admin.explainDecision(err.decisionId));
+      assert.match(trace, /online_endpoint\/key\/secondary/, 'the key slot is the principal decided');
+      assert.match(trace, /freeze-online-endpoint|deny/i);
+    } finally {
+      await admin.deleteDenyAssignment(deny.id);
+    }
+    assert.equal((await call()).status, 200, 'the key works again once the deny assignment is gone');
   });
 
   it('token mode: a role assignment on model version 1 grants version 1, not version 2', async () => {

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ContextValue, Decision, RequestContext } from '@aiam/policy';
+import {
+  type CompiledPolicy,
+  type ContextValue,
+  compilePolicy,
+  type Decision,
+  parsePolicyOrThrow,
+  type RequestContext,
+} from '@aiam/policy';
 import type { AppContext } from '../app/start-server.js';
 import { AuthenticationError, InputError, NotAllowedError, NotFoundError } from '../errors.js';
 import {
@@ -98,7 +105,8 @@ interface Caller {
 /**
  * The inference gateway on `/endpoints/{name}/…`: looks the endpoint up in the registry,
  * authenticates by the endpoint's `authMode` — `key`: `Authorization: Bearer KEY` (the caller is
- * the key slot, `ENDPOINT_ARN/key/primary`; holding a key is the grant, as in Azure ML);
+ * the key slot, `ENDPOINT_ARN/key/primary`, implicitly granted its own endpoint as in Azure ML,
+ * by an identity policy the engine decides with everything else, so denies still apply);
  * `token`: an aiam JWT (audience {@link GATEWAY_TOKEN_AUDIENCE}) or SigV4 with temporary
  * credentials and `UNSIGNED-PAYLOAD` — then hands the call to `EndpointGateway`, whose
  * authorization step decides `ml:InvokeEndpoint` on the endpoint and on the model version the
@@ -120,6 +128,18 @@ export function gatewaySurface(
     clock: app.clock,
   });
   const cache = new Map<string, CachedEndpoint>();
+  const keyGrants = new Map<string, CompiledPolicy>();
+  const keyGrant = (endpointArn: string, modelVersionArn: string | undefined): CompiledPolicy => {
+    const id = `${endpointArn}\n${modelVersionArn ?? ''}`;
+    let grant = keyGrants.get(id);
+    if (grant === undefined) {
+      // Bounded: one entry per endpoint and model version served; a full map starts over.
+      if (keyGrants.size >= MAX_KEY_GRANTS) keyGrants.clear();
+      grant = endpointKeyGrant(endpointArn, modelVersionArn);
+      keyGrants.set(id, grant);
+    }
+    return grant;
+  };
   let jwtResolver: Promise<PrincipalResolver> | undefined;
   const resolver = () => {
     jwtResolver ??= options.issuer().then(
@@ -272,29 +292,24 @@ export function gatewaySurface(
     const who = caller.who;
     const facts = { sourceIp, secureTransport: false, receivedAt, userAgent, referer: req.headers.referer };
 
-    const decide = async (resource: string, context: RequestContext): Promise<void> => {
-      if (caller.mode === 'key') {
-        // Azure ML semantics: a valid endpoint key is the grant to invoke its endpoint.
-        audit.record({
-          time: receivedAt,
-          requestId,
-          principal: who.principal.arn,
-          action: 'ml:InvokeEndpoint',
-          resource,
-          decision: 'allowed',
-          sourceIp,
-          userAgent: userAgent ?? null,
-          extra: { authMode: 'key', credentialId: caller.credentialId },
-        });
-        return;
-      }
+    const decide = async (
+      resource: string,
+      context: RequestContext,
+      grant: readonly CompiledPolicy[] | undefined,
+    ): Promise<void> => {
       const r = await app.serviceAuthorizer.authorize({
         principal: who.principal,
         action: 'ml:InvokeEndpoint',
         resource,
         context,
         ...(who.sessionPolicies ? { sessionPolicies: who.sessionPolicies } : {}),
-        audit: { requestId, sourceIp, ...(userAgent ? { userAgent } : {}) },
+        ...(grant ? { identityPolicies: grant } : {}),
+        audit: {
+          requestId,
+          sourceIp,
+          ...(userAgent ? { userAgent } : {}),
+          ...(caller.credentialId ? { credentialId: caller.credentialId } : {}),
+        },
       });
       audit.record({
         id: r.decisionId,
@@ -308,7 +323,7 @@ export function gatewaySurface(
         sourceIp,
         userAgent: userAgent ?? null,
         extra: {
-          authMode: 'token',
+          authMode: caller.mode,
           revision: r.revision,
           ...(r.decision.reason ? { reason: r.decision.reason } : {}),
           ...(caller.credentialId ? { credentialId: caller.credentialId } : {}),
@@ -336,10 +351,13 @@ export function gatewaySurface(
         keysOf['ml:ModelVersion'] = d.modelRef.slice(at + 1);
       }
       const context = buildRequestContext(facts, who, keysOf);
-      await decide(resolved.arn, context);
+      // Key mode: the key's implicit grant covers its own endpoint and the chosen model version,
+      // and nothing else; the engine still applies every Deny and deny assignment to it.
+      const grant = caller.mode === 'key' ? [keyGrant(resolved.arn, d.modelVersionArn)] : undefined;
+      await decide(resolved.arn, context, grant);
       // A grant scoped to one model version covers exactly that version (issue 5): the
       // deployment chosen — by weight, by pin or by the OpenAI `model` — is authorized as such.
-      if (d.modelVersionArn !== undefined) await decide(d.modelVersionArn, context);
+      if (d.modelVersionArn !== undefined) await decide(d.modelVersionArn, context, grant);
     };
 
     const callerStatement = async (request: GatewayAuthorizationRequest<ResolvedDeployment>) => {
@@ -383,6 +401,32 @@ export function gatewaySurface(
       await audit.close();
     },
   };
+}
+
+const MAX_KEY_GRANTS = 1024;
+
+/**
+ * The implicit grant of an endpoint key (Azure ML: a valid key may invoke its own endpoint), as
+ * an identity policy of the key slot: `ml:InvokeEndpoint` on the endpoint and on the model version
+ * the chosen deployment serves. An ARN carrying policy wildcards or variables (`*`, `?`, `${`) is
+ * left out rather than widen the grant.
+ */
+export function endpointKeyGrant(endpointArn: string, modelVersionArn: string | undefined): CompiledPolicy {
+  const resources = [endpointArn, ...(modelVersionArn === undefined ? [] : [modelVersionArn])].filter(
+    (arn) => !/[*?]|\$\{/.test(arn),
+  );
+  const document = {
+    Version: '2012-10-17',
+    Statement: [
+      resources.length > 0
+        ? { Sid: 'EndpointKey', Effect: 'Allow', Action: 'ml:InvokeEndpoint', Resource: resources }
+        : { Sid: 'EndpointKey', Effect: 'Deny', Action: 'ml:InvokeEndpoint', Resource: '*' },
+    ],
+  };
+  return compilePolicy(parsePolicyOrThrow(document, { kind: 'identity' }), {
+    id: 'endpoint-key-grant',
+    kind: 'identity',
+  });
 }
 
 function bearer(header: string | undefined): string | undefined {

@@ -10,6 +10,7 @@ import { policyCommand } from './commands/policy-command.js';
 import { roleAssignmentCommand } from './commands/role-assignment-command.js';
 import { roleCommand } from './commands/role-command.js';
 import { applyCommand } from './commands/apply-command.js';
+import { domainCommand } from './commands/domain-command.js';
 import { exportCommand } from './commands/export-command.js';
 import { planCommand } from './commands/plan-command.js';
 import { runCommand } from './commands/run-command.js';
@@ -35,6 +36,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   plan: planCommand,
   apply: applyCommand,
   export: exportCommand,
+  domain: domainCommand,
   validate: validateCommand,
   'simulate-custom-policy': simulateCustomPolicyCommand,
   user: userCommand,

@@ -119,3 +119,9 @@ export {
   type ServerState,
   toApplyChanges,
 } from './api/config-client.js';
+export {
+  type Domain,
+  DomainClient,
+  type ProfileSession,
+  type UserProfile as DomainUserProfile,
+} from './api/domain-client.js';

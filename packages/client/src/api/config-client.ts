@@ -196,6 +196,7 @@ export class ConfigClient {
   readonly #fetch: typeof fetch;
   readonly #region: string;
   readonly #credentials: () => Promise<AwsCredentials>;
+  readonly #target: SignedTarget;
 
   constructor(options: ConfigClientOptions = {}) {
     const env = options.env ?? process.env;
@@ -209,6 +210,12 @@ export class ConfigClient {
         : creds
           ? async () => creds
           : () => resolveCredentials({ env, ...options.credentialSources });
+    this.#target = {
+      endpoint: this.endpoint,
+      fetch: this.#fetch,
+      region: this.#region,
+      credentials: this.#credentials,
+    };
   }
 
   /** The server's current state, normalized, with the revision it was read at. */
@@ -231,51 +238,72 @@ export class ConfigClient {
     );
   }
 
-  async #send(method: 'GET' | 'POST', path: string, payload?: unknown): Promise<unknown> {
-    const url = new URL(this.endpoint + path);
-    const body = payload === undefined ? '' : JSON.stringify(payload);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (payload !== undefined) headers['content-type'] = 'application/json';
-    const credentials = await this.#credentials();
-    const signed = signRequest({
-      method,
-      url,
-      headers,
-      body,
-      credentials,
-      region: this.#region,
-      service: 'aiam',
-      now: Date.now(),
-    });
-    const { host: _host, ...sendHeaders } = signed;
-    let res: Response;
-    try {
-      res = await this.#fetch(url, { method, headers: sendHeaders, ...(body ? { body } : {}) });
-    } catch (err) {
-      throw new AiamResponseError(
-        `cannot reach aiam at ${this.endpoint} (${(err as Error).message}); check AIAM_ENDPOINT`,
-        { cause: err },
-      );
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      const parsed = ErrorBody.safeParse(safeJson(text));
-      throw new AiamApiError(
-        parsed.success ? parsed.data.error.code : `HTTP_${res.status}`,
-        parsed.success ? parsed.data.error.message : `HTTP ${res.status} from ${method} ${path}`,
-        {
-          status: res.status,
-          requestId: parsed.success
-            ? parsed.data.error.requestId
-            : (res.headers.get('x-request-id') ?? undefined),
-          decisionId: parsed.success ? parsed.data.error.decisionId : undefined,
-        },
-      );
-    }
-    const json = safeJson(text);
-    if (json === undefined) throw new AiamResponseError(`${method} ${path}: the answer is not JSON`);
-    return json;
+  #send(method: 'GET' | 'POST', path: string, payload?: unknown): Promise<unknown> {
+    return sendSigned(this.#target, method, path, payload);
   }
+}
+
+/** Where and how {@link sendSigned} sends. */
+export interface SignedTarget {
+  readonly endpoint: string;
+  readonly fetch: typeof fetch;
+  readonly region: string;
+  readonly credentials: () => Promise<AwsCredentials>;
+}
+
+/**
+ * Sends one JSON request signed with SigV4 (service `aiam`) and returns the parsed answer;
+ * non-2xx answers throw {@link AiamApiError} with the server's code, request and decision ids.
+ */
+export async function sendSigned(
+  target: SignedTarget,
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  payload?: unknown,
+): Promise<unknown> {
+  const url = new URL(target.endpoint + path);
+  const body = payload === undefined ? '' : JSON.stringify(payload);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (payload !== undefined) headers['content-type'] = 'application/json';
+  const signed = signRequest({
+    method,
+    url,
+    headers,
+    body,
+    credentials: await target.credentials(),
+    region: target.region,
+    service: 'aiam',
+    now: Date.now(),
+  });
+  const { host: _host, ...sendHeaders } = signed;
+  let res: Response;
+  try {
+    res = await target.fetch(url, { method, headers: sendHeaders, ...(body ? { body } : {}) });
+  } catch (err) {
+    throw new AiamResponseError(
+      `cannot reach aiam at ${target.endpoint} (${(err as Error).message}); check AIAM_ENDPOINT`,
+      { cause: err },
+    );
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    const parsed = ErrorBody.safeParse(safeJson(text));
+    throw new AiamApiError(
+      parsed.success ? parsed.data.error.code : `HTTP_${res.status}`,
+      parsed.success ? parsed.data.error.message : `HTTP ${res.status} from ${method} ${path}`,
+      {
+        status: res.status,
+        requestId: parsed.success
+          ? parsed.data.error.requestId
+          : (res.headers.get('x-request-id') ?? undefined),
+        decisionId: parsed.success ? parsed.data.error.decisionId : undefined,
+      },
+    );
+  }
+  if (res.status === 204) return undefined;
+  const json = safeJson(text);
+  if (json === undefined) throw new AiamResponseError(`${method} ${path}: the answer is not JSON`);
+  return json;
 }
 
 function safeJson(text: string): unknown {

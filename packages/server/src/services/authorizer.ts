@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   type AuthorizationRequest,
   type CompiledPolicy,
@@ -10,6 +9,7 @@ import {
 import { type Clock, systemClock } from '../clock.js';
 import type { Store } from '../store/store.js';
 import type { NewAuditRecord } from '../store/store-types.js';
+import { timeOrderedId } from '../store/time-ordered-id.js';
 import type { AccessSnapshotCache } from './access-snapshot-cache.js';
 
 /** One authorization question, as every route asks it. */
@@ -52,8 +52,31 @@ export interface RecordedDecision {
   readonly action: string;
   readonly resource: string;
   readonly decision: Decision;
-  /** The engine's trace rendered for people (`explainDecision`). */
+  /** The engine's trace rendered for people (`explainDecision`), rendered when first read. */
   readonly explanation: string;
+}
+
+/**
+ * A decision kept for `explain`, whose explanation is rendered only when someone asks: nearly
+ * every decision is never explained, and rendering the trace cost more than deciding.
+ */
+class LazyRecordedDecision implements RecordedDecision {
+  #explanation: string | undefined;
+
+  constructor(
+    readonly decisionId: string,
+    readonly time: number,
+    readonly revision: number,
+    readonly principal: string,
+    readonly action: string,
+    readonly resource: string,
+    readonly decision: Decision,
+  ) {}
+
+  get explanation(): string {
+    this.#explanation ??= explainDecision(this.decision);
+    return this.#explanation;
+  }
 }
 
 /** Options of {@link ServiceAuthorizer}. */
@@ -125,19 +148,21 @@ export class ServiceAuthorizer {
           }
         : undefined,
     );
-    const decisionId = randomUUID();
     const time = this.#clock.now();
+    // Time-ordered: the audit trail is keyed by decision ids and appends them in order.
+    const decisionId = timeOrderedId(time);
     const allowed = decision.decision === 'allowed';
-    this.#remember({
-      decisionId,
-      time,
-      revision: view.revision,
-      principal: input.principal.arn,
-      action: input.action,
-      resource: input.resource,
-      decision,
-      explanation: explainDecision(decision),
-    });
+    this.#remember(
+      new LazyRecordedDecision(
+        decisionId,
+        time,
+        view.revision,
+        input.principal.arn,
+        input.action,
+        input.resource,
+        decision,
+      ),
+    );
     if (this.#audit) {
       this.#enqueue({
         id: decisionId,

@@ -20,6 +20,7 @@ export type * from './ml-registry-types.js';
 export { MAX_LIST_KEYS } from './data-plane-operations.js';
 export { hasSystemIdentity, parseModelRef } from './ml-registry-operations.js';
 export { compareCodePoints, prefixUpperBound } from './operations-core.js';
+export { timeOrderedId } from './time-ordered-id.js';
 export type {
   NewScimResourceRecord,
   ScimRecordQuery,

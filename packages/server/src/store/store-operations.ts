@@ -11,6 +11,7 @@ import {
 } from '../errors.js';
 import type { DatabaseSchema } from './database-schema.js';
 import { ScimResourceOperations } from './scim-resource-operations.js';
+import { timeOrderedId } from './time-ordered-id.js';
 import type {
   AccessKey,
   AccessSnapshot,
@@ -2086,7 +2087,7 @@ export class StoreOperations extends ScimResourceOperations {
     this.#write(null);
     if (records.length === 0) return [];
     const rows: Row<'audit_records'>[] = records.map((r) => ({
-      id: r.id ?? randomUUID(),
+      id: r.id ?? timeOrderedId(r.time),
       time: r.time,
       request_id: r.requestId ?? null,
       principal: r.principal ?? null,
@@ -2099,7 +2100,9 @@ export class StoreOperations extends ScimResourceOperations {
       error_code: r.errorCode ?? null,
       extra: r.extra === undefined ? null : json(r.extra),
     }));
-    // Chunked to stay under SQLite's bound-parameter limit (32766) and PostgreSQL's (65535).
+    // One multi-row INSERT per chunk (a VALUES list; a JSON parameter expanded by json_each
+    // measured slower on SQLite), chunked to stay under SQLite's bound-parameter limit (32766)
+    // and PostgreSQL's (65535).
     for (let i = 0; i < rows.length; i += 500) {
       await this.#db
         .insertInto('audit_records')

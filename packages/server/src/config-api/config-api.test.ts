@@ -197,6 +197,16 @@ users:
       });
       const after = await operator.getState();
       assert.equal(after.revision, revision);
+      // The refused decision is in the audit trail, with the change that needed it.
+      const admin = new AiamClient({
+        endpoint: server.url,
+        env: { AWS_SHARED_CREDENTIALS_FILE: server.bootstrap.credentialsPath },
+      });
+      const denied = (await admin.queryAudit({ limit: 1000 })).items.find(
+        (r) => r.action === 'iam:CreateUser' && r.decision === 'implicitDeny',
+      );
+      assert.ok(denied, 'the denied iam:CreateUser decision is audited');
+      assert.match(JSON.stringify(denied.extra), /users\.mallory/);
       assert.equal(after.state.buckets['ops-bucket'], undefined, 'the allowed bucket was not created either');
       // Without the user the same operator may apply the bucket.
       const bucketOnly = planChanges(loaded.config, state);

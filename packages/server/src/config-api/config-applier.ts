@@ -102,6 +102,12 @@ function name(change: ConfigChange, index: number): string {
  * side door: applying a file is the same set of decisions as making the calls by hand).
  */
 export function requiredPermissions(change: ConfigChange, accountId: string): RequiredPermission[] {
+  // A replace deletes then creates: it needs both.
+  if (change.action === 'replace')
+    return [
+      ...requiredPermissions({ ...change, action: 'delete' }, accountId),
+      ...requiredPermissions({ ...change, action: 'create' }, accountId),
+    ];
   const op = change.action === 'create' ? 'Create' : change.action === 'delete' ? 'Delete' : 'Update';
   const v = change.value;
   const n0 = () => name(change, 0);

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { API_PREFIX, describeIssues } from '../api/api-route.js';
 import type { AppContext } from '../app/start-server.js';
 import { ConflictError, InputError, NotAllowedError } from '../errors.js';
 import { buildRequestContext } from '../http/request-context-builder.js';
 import type { AuthorizedRequest, ProtectedRoute } from '../http/route-table.js';
+import type { AuditEntry } from '../observability/audit-writer.js';
 import { EndpointKeyService } from '../services/endpoint-key-service.js';
 import {
   APPLIED_KINDS,
@@ -74,23 +76,45 @@ export function configRoutes(app: AppContext): ProtectedRoute[] {
       referer: req.headers.referer,
     };
     const seen = new Set<string>();
-    for (const change of changes) {
-      for (const need of requiredPermissions(change, app.store.accountId)) {
-        const key = `${need.action} ${need.resource} ${JSON.stringify(need.conditions ?? {})}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        const context = buildRequestContext(facts, req.caller, need.conditions);
-        const outcome = await app.authorizer.authorize(
-          { principal: req.caller.principal, action: need.action, resource: need.resource, context },
-          req.caller.sessionPolicies ? { sessionPolicies: req.caller.sessionPolicies } : undefined,
-        );
-        if (outcome.decision.decision !== 'allowed') {
-          throw new NotAllowedError(
-            `${req.caller.principal.arn} is not authorized to perform ${need.action} on ${need.resource} (needed by ${change.action} ${change.address}); nothing was applied`,
-            { decisionId: outcome.decisionId },
+    // Each decision joins the audit trail like any other (the pipeline audits only the route's own).
+    const records: AuditEntry[] = [];
+    try {
+      for (const change of changes) {
+        for (const need of requiredPermissions(change, app.store.accountId)) {
+          const key = `${need.action} ${need.resource} ${JSON.stringify(need.conditions ?? {})}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          const context = buildRequestContext(facts, req.caller, need.conditions);
+          const outcome = await app.authorizer.authorize(
+            { principal: req.caller.principal, action: need.action, resource: need.resource, context },
+            req.caller.sessionPolicies ? { sessionPolicies: req.caller.sessionPolicies } : undefined,
           );
+          const allowed = outcome.decision.decision === 'allowed';
+          const decisionId = outcome.decisionId ?? randomUUID();
+          records.push({
+            id: decisionId,
+            time: req.receivedAt,
+            requestId: req.requestId,
+            principal: req.caller.principal.arn,
+            action: need.action,
+            resource: need.resource,
+            decision: outcome.decision.decision,
+            matchedStatements: outcome.decision.matched,
+            sourceIp: req.sourceIp,
+            userAgent: req.headers['user-agent'] ?? null,
+            errorCode: allowed ? null : 'ERR_ACCESS_DENIED',
+            extra: { via: 'aiam:ApplyConfiguration', change: `${change.action} ${change.address}` },
+          });
+          if (!allowed) {
+            throw new NotAllowedError(
+              `${req.caller.principal.arn} is not authorized to perform ${need.action} on ${need.resource} (needed by ${change.action} ${change.address}); nothing was applied`,
+              { decisionId },
+            );
+          }
         }
       }
+    } finally {
+      for (let i = 0; i < records.length; i += 500) await app.store.appendAudit(records.slice(i, i + 500));
     }
   };
 

@@ -33,7 +33,6 @@ import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { configRoutes } from '../config-api/config-routes.js';
 import { domainRoutes } from '../domain-api/domain-routes.js';
-import { domainRoutes } from '../domain-api/domain-routes.js';
 import { openStsSurfaces } from '../sts/sts-surfaces.js';
 import { parseObjectStoreUrl, S3ObjectBackend } from '../objects/s3-object-backend.js';
 import { openS3Surface, parseVirtualHostBases, type S3SurfaceOptions } from '../s3-api/s3-surface.js';
@@ -285,7 +284,6 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...mlApiRoutes(app),
       ...controlPlaneRoutes(app),
       ...configRoutes(app),
-      ...domainRoutes(app),
       ...domainRoutes(app),
       ...(options.routes?.(app) ?? []),
     );

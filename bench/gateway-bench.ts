@@ -70,8 +70,14 @@ function pinned(core: number, argv: readonly string[], pin: boolean): [string, s
   return pin ? ['taskset', ['-c', String(core), ...argv]] : [argv[0]!, argv.slice(1)];
 }
 
+/**
+ * `AIAM_BENCH_CPU_PROF=DIR` profiles the aiam child (`--cpu-prof`, written to DIR when it
+ * stops): what the gateway spends its time on.
+ */
 function nodeArgv(args: readonly string[]): string[] {
-  return [process.execPath, ...process.execArgv, SCRIPT, ...args];
+  const profDir = process.env.AIAM_BENCH_CPU_PROF;
+  const prof = profDir && args[0] === 'aiam' ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  return [process.execPath, ...process.execArgv, ...prof, SCRIPT, ...args];
 }
 
 async function startChild(
@@ -231,8 +237,8 @@ async function runGatewayBench(options: BenchOptions): Promise<BenchOutcome> {
     }
   }
   const pin = availableParallelism() >= 2 && (await has('taskset'));
-  const seconds = options.quick ? 2 : 6;
-  const roundCount = options.quick ? 1 : 2;
+  const seconds = options.quick ? 2 : 5;
+  const roundCount = options.quick ? 1 : 3;
   const sseEvents = options.quick ? 50 : 300;
   const sseStreams = options.quick ? 1 : 3;
   console.log(
@@ -308,6 +314,8 @@ async function runGatewayBench(options: BenchOptions): Promise<BenchOutcome> {
       { name: 'gateway', url: `${gatewayBase}/sse`, key },
     ];
     const delays = new Map<string, number[]>(sseTargets.map((t) => [t.name, []]));
+    // One untimed stream per path first: the upstream's and the proxies' SSE code paths get JIT-compiled.
+    for (const t of sseTargets) await sseStream(`${t.url}?n=50&delayMs=1`, t.key, 50, pin);
     for (let s = 0; s < sseStreams; s++) {
       for (const t of sseTargets) {
         const result = await sseStream(

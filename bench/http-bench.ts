@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -48,7 +48,27 @@ interface WrkResult {
   readonly requests: number;
   /** Non-2xx/3xx responses plus socket errors: any is a failed correctness check. */
   readonly failures: number;
+  /** The server process's CPU time per request (user + system), in µs; NaN off Linux. */
+  readonly cpuUsPerRequest: number;
 }
+
+/**
+ * CPU seconds a process has used (utime + stime of /proc/PID/stat), or NaN off Linux. CPU
+ * per request is the contention-proof measure: a neighbour's load lowers requests/s but not
+ * the work each request takes.
+ */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at ") ".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+// USER_HZ: 100 on every Linux architecture Node supports (the kernel fixes it for /proc).
+const CLOCK_TICKS = 100;
 
 async function has(command: string): Promise<boolean> {
   try {
@@ -107,7 +127,7 @@ function parseMs(value: string, unit: string): number {
 }
 
 /** Parses wrk's report (`--latency`). */
-export function parseWrk(output: string): WrkResult {
+export function parseWrk(output: string): Omit<WrkResult, 'cpuUsPerRequest'> {
   const rate = /Requests\/sec:\s+([\d.]+)/.exec(output);
   const total = /(\d+) requests in/.exec(output);
   if (!rate || !total) throw new Error(`unexpected wrk output:\n${output}`);
@@ -132,13 +152,17 @@ async function wrk(
   headers: Readonly<Record<string, string>>,
   seconds: number,
   pin: boolean,
+  serverPid?: number,
 ): Promise<WrkResult> {
   const argv = ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency'];
   for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}: ${v}`);
   argv.push(url);
   const [cmd, args] = pinned(0, argv, pin);
+  const cpu0 = await cpuSeconds(serverPid);
   const { stdout } = await run(cmd, args, { timeout: (seconds + 30) * 1000 });
-  return parseWrk(stdout);
+  const cpu1 = await cpuSeconds(serverPid);
+  const parsed = parseWrk(stdout);
+  return { ...parsed, cpuUsPerRequest: ((cpu1 - cpu0) * 1e6) / parsed.requests };
 }
 
 /** One request through `fetch`, checked: the bench must measure successes, not refusals. */
@@ -226,21 +250,25 @@ async function runHttpBench(options: BenchOptions): Promise<BenchOutcome> {
     // Rounds of every server and mode in turn, keeping each one's best round: on a shared
     // machine, other work only ever slows a run down, so the best round is the least disturbed.
     const targets = [
-      { name: 'bare node:http', url: bareUrl, headers: {} },
-      ...modes.map((m) => ({ ...m, url: aiamUrl })),
+      { name: 'bare node:http', url: bareUrl, headers: {}, pid: bare.child.pid },
+      ...modes.map((m) => ({ ...m, url: aiamUrl, pid: aiam.child.pid })),
     ];
     const best = new Map<string, WrkResult>();
     const all: { name: string; result: WrkResult }[] = [];
     for (const t of targets) await wrk(t.url, t.headers, warmupSeconds, pin);
     for (let round = 0; round < rounds; round++) {
       for (const t of targets) {
-        const result = await wrk(t.url, t.headers, seconds, pin);
+        const result = await wrk(t.url, t.headers, seconds, pin, t.pid);
         all.push({ name: t.name, result });
         const prior = best.get(t.name);
         if (prior === undefined || result.perSecond > prior.perSecond) best.set(t.name, result);
       }
     }
     const bareRate = best.get('bare node:http')!.perSecond;
+    // CPU per request: the least of the rounds (interference only adds to it).
+    const cpuOf = (name: string) =>
+      Math.min(...all.filter((a) => a.name === name).map((a) => a.result.cpuUsPerRequest));
+    const bareCpu = cpuOf('bare node:http');
 
     const fmtMs = (ms: number) => (Number.isNaN(ms) ? '-' : ms < 1 ? ms.toFixed(2) : ms.toFixed(1));
     const rows: string[][] = [];
@@ -253,6 +281,8 @@ async function runHttpBench(options: BenchOptions): Promise<BenchOutcome> {
         fmtMs(result.p50Ms),
         fmtMs(result.p99Ms),
         rates.join(' / '),
+        Number.isNaN(cpuOf(t.name)) ? '-' : cpuOf(t.name).toFixed(0),
+        Number.isNaN(bareCpu) ? '-' : `${(bareCpu / cpuOf(t.name)).toFixed(2)}x`,
       ];
       if (t.url === bareUrl) rows.push([...row, '1.00x', '']);
       else {
@@ -274,6 +304,8 @@ async function runHttpBench(options: BenchOptions): Promise<BenchOutcome> {
           'p50 ms',
           'p99 ms',
           'each round',
+          'CPU µs/req',
+          'CPU vs bare',
           'vs bare',
           `target ${TARGET_RATIO}x`,
         ],

@@ -10,6 +10,7 @@ import type { BenchArea, BenchOptions } from './harness.js';
 const AREAS: Record<string, () => Promise<BenchArea>> = {
   policy: async () => (await import('./policy-bench.js')).policyBench,
   http: async () => (await import('./http-bench.js')).httpBench,
+  store: async () => (await import('./store-bench.js')).storeBench,
   gateway: async () => (await import('./gateway-bench.js')).gatewayBench,
 };
 

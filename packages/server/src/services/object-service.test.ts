@@ -294,35 +294,4 @@ describe('bucket and object services (SQLite store, filesystem backend)', () => 
     );
     assert.deepEqual(abortedIds, [stale]);
   });
-
-  it('lists 200 keys at least 1,000 times per second on SQLite', async () => {
-    await buckets.createBucket('bench', OWNER);
-    await store.transaction(async (tx) => {
-      for (let i = 0; i < 5000; i++)
-        await tx.putObject({
-          bucket: 'bench',
-          key: `p/${String(i).padStart(5, '0')}`,
-          blobId: `b${i}`,
-          size: 1,
-          etag: 'e',
-        });
-    });
-    for (let i = 0; i < 20; i++) await objects.listObjectsV2('bench', { prefix: 'p/', maxKeys: 200 });
-    const n = 300;
-    const started = process.hrtime.bigint();
-    let token: string | undefined;
-    for (let i = 0; i < n; i++) {
-      const page = await objects.listObjectsV2('bench', {
-        prefix: 'p/',
-        maxKeys: 200,
-        continuationToken: token,
-      });
-      assert.equal(page.objects.length, 200);
-      token = page.isTruncated ? page.nextContinuationToken : undefined;
-    }
-    const perSecond = n / (Number(process.hrtime.bigint() - started) / 1e9);
-    console.log(`# ListObjectsV2 of 200 keys: ${Math.round(perSecond)}/s`);
-    // The target is 1,000/s on a quiet core; this machine is shared, so assert a floor below it.
-    assert.ok(perSecond > 300, `${perSecond}/s`);
-  });
 });

@@ -10,7 +10,7 @@ import { loadKeyring } from '../identity/keyring.js';
 import { createLogger } from '../observability/logger.js';
 import { accessKeySecretContext } from '../services/iam-service.js';
 import { BOOTSTRAP_CREDENTIALS_FILE } from './bootstrap-administrator.js';
-import { type RunningServer, startServer } from './start-server.js';
+import { API_TOKEN_AUDIENCE, type RunningServer, startServer } from './start-server.js';
 
 type Bytes = string | ArrayBuffer | ArrayBufferView;
 const toBuffer = (d: Bytes): Buffer =>
@@ -170,6 +170,37 @@ describe('startServer', () => {
       await server.store.attachPolicy(adminArn, policies[0]!.policyArn);
     }
     assert.equal((await signedFetch(`${server.url}/metrics`, creds)).status, 200);
+  });
+
+  it('answers GET /api/v1/server-info with the caller, by SigV4 and by an aiam JWT for the API', async () => {
+    assert.equal((await fetch(`${server.url}/api/v1/server-info`)).status, 401);
+    const signed = await signedFetch(`${server.url}/api/v1/server-info`, creds);
+    assert.equal(signed.status, 200);
+    const info = (await signed.json()) as { accountId: string; caller: { arn: string; type: string } };
+    assert.deepEqual(info, {
+      accountId: server.store.accountId,
+      caller: { arn: adminArn, type: 'User', userId: (await server.store.getUser('admin'))!.id },
+    });
+
+    const token = async (audience: string): Promise<string> => {
+      const res = await signedFetch(`${server.url}/oauth2/token`, creds, {
+        method: 'POST',
+        body: JSON.stringify({ grant_type: 'client_credentials', audience }),
+      });
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { access_token: string }).access_token;
+    };
+    const withJwt = (jwt: string) =>
+      fetch(`${server.url}/api/v1/server-info`, { headers: { authorization: `Bearer ${jwt}` } });
+    const jwt = await token(API_TOKEN_AUDIENCE);
+    const byJwt = await withJwt(jwt);
+    assert.equal(byJwt.status, 200);
+    assert.equal(((await byJwt.json()) as { caller: { arn: string } }).caller.arn, adminArn);
+    // A token minted for another audience (AssumeRoleWithWebIdentity's default) is not an API token.
+    assert.equal((await withJwt(await token('sts.amazonaws.com'))).status, 401);
+    // Nor is a tampered one.
+    const [h, p, sig] = jwt.split('.');
+    assert.equal((await withJwt(`${h}.${p}.${sig!.slice(0, -2)}AA`)).status, 401);
   });
 
   it('refuses a wrong secret and a disabled key at once', async () => {

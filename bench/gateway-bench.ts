@@ -1,11 +1,18 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import {
+  has,
+  pinned,
+  run,
+  startNginx,
+  startReadyChild,
+  stopChild,
+  type WrkResult,
+  wrk,
+} from './bench-processes.js';
 import {
   GATEWAY_ENDPOINT,
   type GatewayBenchReady,
@@ -14,7 +21,6 @@ import {
 } from './gateway-bench-server.js';
 import type { BenchArea, BenchOptions, BenchOutcome } from './harness.js';
 import { formatRate, formatTable, formatUs, percentile } from './harness.js';
-import { parseWrk } from './http-bench.js';
 
 /**
  * The inference-gateway bench of issue 5 ("Tests and bench"): what aiam's gateway
@@ -53,22 +59,6 @@ const TARGETS = {
 const LOAD_CONNECTIONS = 32;
 const SSE_DELAY_MS = 2;
 const SCRIPT = fileURLToPath(new URL('./gateway-bench-server.ts', import.meta.url));
-const run = promisify(execFile);
-
-type WrkResult = ReturnType<typeof parseWrk>;
-
-async function has(command: string): Promise<boolean> {
-  try {
-    await run('sh', ['-c', `command -v ${command}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function pinned(core: number, argv: readonly string[], pin: boolean): [string, string[]] {
-  return pin ? ['taskset', ['-c', String(core), ...argv]] : [argv[0]!, argv.slice(1)];
-}
 
 /**
  * `AIAM_BENCH_CPU_PROF=DIR` profiles the aiam child (`--cpu-prof`, written to DIR when it
@@ -80,119 +70,26 @@ function nodeArgv(args: readonly string[]): string[] {
   return [process.execPath, ...process.execArgv, ...prof, SCRIPT, ...args];
 }
 
-async function startChild(
-  args: readonly string[],
-  pin: boolean,
-): Promise<{ child: ChildProcess; ready: GatewayBenchReady }> {
-  const [cmd, argv] = pinned(1, nodeArgv(args), pin);
-  const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const ready = await new Promise<GatewayBenchReady>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`the ${args[0]} child did not start within 60 s`)),
-      60_000,
-    );
-    lines.once('line', (line) => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(line) as GatewayBenchReady);
-      } catch (e) {
-        reject(e);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the ${args[0]} child exited with ${code} before it was ready`));
-    });
-  });
-  return { child, ready };
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+async function startChild(args: readonly string[], pin: boolean) {
+  return startReadyChild<GatewayBenchReady>(args[0]!, nodeArgv(args), 1, pin);
 }
 
 /** nginx as a plain keep-alive reverse proxy, one worker, no buffering (SSE passes through). */
-async function startNginx(
-  dir: string,
-  upstreamUrl: string,
-  pin: boolean,
-): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
+function startNginxProxy(dir: string, upstreamUrl: string, pin: boolean) {
   const upstream = new URL(upstreamUrl).host;
-  await mkdir(join(dir, 'tmp'), { recursive: true });
-  const conf = `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  keepalive_requests 1000000;
-  upstream bench_upstream { server ${upstream}; keepalive 64; keepalive_requests 1000000; }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
+  return startNginx(
+    dir,
+    `  upstream bench_upstream { server ${upstream}; keepalive 64; keepalive_requests 1000000; }`,
+    `    location / {
       proxy_pass http://bench_upstream;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_buffering off;
-    }
-  }
-}
-`;
-  await writeFile(join(dir, 'nginx.conf'), conf);
-  const [cmd, argv] = pinned(
+    }`,
+    '/json',
     1,
-    ['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'],
     pin,
   );
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) break;
-    try {
-      if ((await fetch(`${url}/json`)).status === 200) return { child, url };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
-  child.kill('SIGKILL');
-  throw new Error(`nginx did not start:\n${log}`);
-}
-
-async function wrk(
-  url: string,
-  headers: Readonly<Record<string, string>>,
-  connections: number,
-  seconds: number,
-  pin: boolean,
-): Promise<WrkResult> {
-  const argv = ['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency'];
-  for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}: ${v}`);
-  argv.push(url);
-  const [cmd, args] = pinned(0, argv, pin);
-  const { stdout } = await run(cmd, args, { timeout: (seconds + 30) * 1000 });
-  return parseWrk(stdout);
 }
 
 async function sseStream(
@@ -253,7 +150,7 @@ async function runGatewayBench(options: BenchOptions): Promise<BenchOutcome> {
     children.push(upstream.child);
     const aiam = await startChild(['aiam', join(dir, 'data'), upstream.ready.url], pin);
     children.push(aiam.child);
-    const nginx = await startNginx(join(dir, 'nginx'), upstream.ready.url, pin);
+    const nginx = await startNginxProxy(join(dir, 'nginx'), upstream.ready.url, pin);
     children.push(nginx.child);
     const key = aiam.ready.key!;
     const gatewayBase = `${aiam.ready.url}/endpoints/${GATEWAY_ENDPOINT}`;

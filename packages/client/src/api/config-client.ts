@@ -27,7 +27,9 @@ export const APPLIED_KINDS: readonly ResourceKind[] = [
   'deployment',
   'domain',
   'userProfile',
+  'roleDefinition',
   'roleAssignment',
+  'scimGroupMapping',
 ];
 
 const Source = z.enum(['config', 'scim', 'api']);
@@ -136,6 +138,8 @@ export function normalizeServerState(
   };
   for (const section of ['buckets', 'policies', 'groups', 'roles', 'identities', 'roleDefinitions'] as const)
     walk(section, state[section]);
+  for (const [group, m] of Object.entries(state.scimGroupMappings))
+    stamp(m, sources[`scimGroupMappings[${JSON.stringify(group)}]`]);
   walk('users', state.users, [['accessKeys']]);
   walk('workspaces', state.workspaces, [
     ['models', 'versions'],

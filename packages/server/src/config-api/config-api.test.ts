@@ -215,6 +215,56 @@ users:
     });
   });
 
+  it('applies custom role definitions and SCIM group mappings idempotently, and drops them with the file', async () => {
+    await withServer(async (_server, client) => {
+      const text = `roleDefinitions:
+  ModelAuditor:
+    description: Reads models and their versions
+    actions: [ml:GetModel, ml:ListModels]
+    dataActions: [ml:DownloadModelVersion]
+    assignableScopes: [workspace/ws]
+workspaces:
+  ws: {}
+users:
+  erin: {}
+roleAssignments:
+  - { principal: user/erin, role: ModelAuditor, scope: workspace/ws }
+scimGroupMappings:
+  ml-readers:
+    - { role: ModelReader, scope: workspace/ws }
+    - { role: ModelAuditor, scope: workspace/ws }
+`;
+      const first = await applyText(client, text);
+      assert.ok(first.result);
+      const { state } = await client.getState();
+      assert.deepEqual(state.roleDefinitions.ModelAuditor?.dataActions, ['ml:DownloadModelVersion']);
+      assert.equal(state.scimGroupMappings['ml-readers']?.grants.length, 2);
+      assert.equal(state.scimGroupMappings['ml-readers']?.source, 'config');
+      assert.deepEqual((await planText(client, text)).changes, []);
+      assert.deepEqual((await planText(client, exportConfig(state))).changes, []);
+      // A typo in an action is refused by the server and nothing changes.
+      const typo = await client.getState();
+      const bad = parseConfigText(text.replace('ml:ListModels', 'ml:ListModelz'), {
+        accountId: typo.accountId,
+      });
+      if (bad.config) {
+        const plan = planChanges(bad.config, typo.state);
+        await assert.rejects(
+          client.apply(typo.revision, toApplyChanges(plan, bad.config, typo.state)),
+          (e: unknown) => e instanceof AiamApiError && e.status === 400 && /ListModelz/.test(e.message),
+        );
+      } else {
+        // The loader catches it first, with its place in the file.
+        assert.match(JSON.stringify(bad.errors), /ListModelz/);
+      }
+      await applyText(client, 'workspaces:\n  ws: {}\n');
+      const after = await client.getState();
+      assert.deepEqual(Object.keys(after.state.roleDefinitions), []);
+      assert.deepEqual(Object.keys(after.state.scimGroupMappings), []);
+      assert.deepEqual(Object.keys(after.state.roleAssignments), []);
+    });
+  });
+
   it('leaves users that arrived by SCIM or the API alone, and shows them as drift', async () => {
     await withServer(async (server, client) => {
       const admin = new AiamClient({

@@ -3,6 +3,7 @@ import {
   findBuiltInRole,
   iamArn,
   managedIdentityArn,
+  matchActions,
   resolveResourcePath,
   scopeContains,
 } from '@aiam/policy';
@@ -17,6 +18,8 @@ import type { Keyring } from '../identity/keyring.js';
 import { assertValidBucketName } from '../s3/bucket-name.js';
 import { accessKeySecretContext, identityNameFor } from '../services/iam-service.js';
 import { checkPolicyDocument, type PolicyDocumentInput } from '../services/policy-documents.js';
+import { hasSystemIdentity } from '../store/ml-registry-operations.js';
+import type { IdentityType, ResourceIdentity } from '../store/ml-registry-types.js';
 import type { StoreTransaction } from '../store/store.js';
 import type { Tags } from '../store/store-types.js';
 import { MARKER } from './config-state.js';
@@ -37,7 +40,9 @@ export const APPLIED_KINDS = [
   'deployment',
   'domain',
   'userProfile',
+  'roleDefinition',
   'roleAssignment',
+  'scimGroupMapping',
 ] as const;
 
 /** One change of a plan, as the CLI sends it. */
@@ -78,6 +83,24 @@ const record = (v: V, k: string): Record<string, unknown> =>
   v[k] && typeof v[k] === 'object' && !Array.isArray(v[k]) ? (v[k] as Record<string, unknown>) : {};
 const same = (a: unknown, b: unknown) => JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
 
+/**
+ * The `identity` of a workspace or endpoint as the store records it: the file says
+ * `systemAssigned: true` and/or lists `userAssigned` names, Azure's `identity.type` combines them.
+ */
+function resourceIdentity(identity: V): ResourceIdentity {
+  const userAssigned = list(identity, 'userAssigned');
+  const system = identity.systemAssigned === true;
+  const type: IdentityType =
+    userAssigned.length > 0
+      ? system
+        ? 'SystemAssigned,UserAssigned'
+        : 'UserAssigned'
+      : system
+        ? 'SystemAssigned'
+        : 'None';
+  return { type, userAssigned };
+}
+
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value && typeof value === 'object')
@@ -87,6 +110,32 @@ function sortKeys(value: unknown): unknown {
         .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
     );
   return value;
+}
+
+function grantsOf(v: V): { role: string; scope: string }[] {
+  const grants = Array.isArray(v.grants) ? (v.grants as unknown[]) : [];
+  return grants
+    .filter((g): g is Record<string, unknown> => typeof g === 'object' && g !== null)
+    .map((g) => ({ role: String(g.role ?? ''), scope: String(g.scope ?? '') }));
+}
+
+function permissionsOf(v: V, address: string) {
+  const out = {
+    actions: list(v, 'actions'),
+    notActions: list(v, 'notActions'),
+    dataActions: list(v, 'dataActions'),
+    notDataActions: list(v, 'notDataActions'),
+  };
+  // Every pattern must name a catalogued action, so a typo is refused instead of granting nothing.
+  for (const [field, patterns] of Object.entries(out))
+    for (const p of patterns)
+      if (matchActions(p).length === 0)
+        throw new InputError(
+          `${address}.${field}: "${p}" matches no catalogued action (see docs/actions.md)`,
+        );
+  if (out.actions.length + out.dataActions.length === 0)
+    throw new InputError(`${address}: a role definition needs at least one entry in actions or dataActions`);
+  return out;
 }
 
 function name(change: ConfigChange, index: number): string {
@@ -192,6 +241,17 @@ export function requiredPermissions(change: ConfigChange, accountId: string): Re
       return [
         { action: `ml:${op}UserProfile`, resource: ml(`domain/${n0()}/user-profile/${name(change, 1)}`) },
       ];
+    case 'roleDefinition':
+      return [
+        { action: `iam:${op}RoleDefinition`, resource: `arn:aws:iam::${accountId}:role-definition/${n0()}` },
+      ];
+    case 'scimGroupMapping':
+      // A mapping grants roles to the members of an IdP group: it needs what granting them needs.
+      return grantsOf(v).map((g) => ({
+        action: change.action === 'delete' ? 'iam:DeleteRoleAssignment' : 'iam:CreateRoleAssignment',
+        resource: `arn:aws:iam::${accountId}:role-assignment/*`,
+        conditions: { 'iam:RoleDefinitionName': g.role, 'iam:AssignmentScope': ml(g.scope) },
+      }));
     case 'roleAssignment': {
       const role = str(v, 'role') ?? '';
       const scope = str(v, 'scope') ?? '';
@@ -497,14 +557,13 @@ export class ConfigApplier {
         return;
       }
       case 'workspace': {
-        const identity = record(v, 'identity');
-        const userAssigned = list(identity, 'userAssigned');
+        const identity = resourceIdentity(record(v, 'identity'));
         let ws = create
           ? await tx.createWorkspace({
               name: n0,
               description: str(v, 'description') ?? '',
               tags: tags(v),
-              identity: { userAssigned },
+              identity,
             })
           : await tx.getWorkspace(n0);
         if (!ws) throw new NotFoundError(`workspace "${n0}" does not exist`);
@@ -512,9 +571,9 @@ export class ConfigApplier {
           ws = await tx.updateWorkspace(n0, ws.version, {
             description: str(v, 'description') ?? '',
             tags: tags(v),
-            identity: { userAssigned },
+            identity,
           });
-        await this.#systemIdentity(ws.arn, identity.systemAssigned === true);
+        await this.#systemIdentity(ws.arn, hasSystemIdentity(identity));
         break;
       }
       case 'model': {
@@ -558,7 +617,7 @@ export class ConfigApplier {
       }
       case 'endpoint': {
         const e = name(change, 1);
-        const identity = record(v, 'identity');
+        const identity = resourceIdentity(record(v, 'identity'));
         const fields = {
           description: str(v, 'description') ?? '',
           authMode: str(v, 'authMode') === 'key' ? ('key' as const) : ('token' as const),
@@ -575,12 +634,12 @@ export class ConfigApplier {
               workspace: n0,
               name: e,
               ...fields,
-              identity: { userAssigned: list(identity, 'userAssigned') },
+              identity,
             })
           : await tx.getEndpoint(e);
         if (!ep) throw new NotFoundError(`endpoint ${change.address} does not exist`);
-        if (!create) ep = await tx.updateEndpoint(e, ep.version, fields);
-        await this.#systemIdentity(ep.arn, identity.systemAssigned === true);
+        if (!create) ep = await tx.updateEndpoint(e, ep.version, { ...fields, identity });
+        await this.#systemIdentity(ep.arn, hasSystemIdentity(identity));
         if (ep.authMode === 'key')
           this.keyedEndpoints.push({ address: change.address, workspace: n0, endpoint: e });
         break;
@@ -636,6 +695,35 @@ export class ConfigApplier {
         const old = await tx.getSetting(key);
         if (user === p) await this.#unmark(key);
         else if (old?.value !== user) await tx.putSetting(key, user, old?.version ?? null);
+        break;
+      }
+      case 'roleDefinition': {
+        if (findBuiltInRole(n0))
+          throw new InputError(`${change.address}: "${n0}" is a built-in role; choose another name`);
+        const fields = {
+          description: str(v, 'description') ?? '',
+          permissions: permissionsOf(v, change.address),
+          assignableScopes: list(v, 'assignableScopes').map((s) => resolveResourcePath(this.#o.accountId, s)),
+        };
+        if (create) await tx.createRoleDefinition({ name: n0, ...fields });
+        else {
+          const d = await tx.getRoleDefinition(n0);
+          if (!d) throw new NotFoundError(`role definition "${n0}" does not exist`);
+          await tx.updateRoleDefinition(n0, d.version, fields);
+        }
+        break;
+      }
+      case 'scimGroupMapping': {
+        for (const m of await tx.listScimGroupMappings({ groupName: n0 }))
+          await tx.deleteScimGroupMapping(m.id);
+        for (const g of grantsOf(v)) {
+          const def = await this.#roleDefinition(g.role);
+          await tx.createScimGroupMapping({
+            groupName: n0,
+            roleDefinition: def.name,
+            scope: resolveResourcePath(this.#o.accountId, g.scope),
+          });
+        }
         break;
       }
       case 'roleAssignment': {
@@ -748,6 +836,16 @@ export class ConfigApplier {
       case 'userProfile':
         await tx.deleteUserProfile(n0, name(change, 1));
         await this.#unmark(MARKER.profileUser(n0, name(change, 1)));
+        break;
+      case 'roleDefinition': {
+        const d = await tx.getRoleDefinition(n0);
+        if (!d) throw new NotFoundError(`role definition "${n0}" does not exist`);
+        await tx.deleteRoleDefinition(n0, d.version);
+        break;
+      }
+      case 'scimGroupMapping':
+        for (const m of await tx.listScimGroupMappings({ groupName: n0 }))
+          await tx.deleteScimGroupMapping(m.id);
         break;
       case 'roleAssignment': {
         const v = change.value;

@@ -43,8 +43,8 @@ function parseDocument(text: string): unknown {
 
 /**
  * Reads the current state inside `tx` (a read transaction: one consistent snapshot). Kinds the
- * file format has but apply does not manage yet (deny assignments) are left out, so they never
- * show as drift.
+ * file format has but apply does not manage yet (deny assignments, trusted issuers) are left
+ * out, so they never show as drift.
  */
 export async function readConfigState(tx: StoreTransaction, accountId: string): Promise<ConfigState> {
   const revision = await tx.getRevision();
@@ -201,6 +201,19 @@ export async function readConfigState(tx: StoreTransaction, accountId: string): 
       models,
       endpoints,
     };
+  }
+
+  const definitions = new Map((await tx.listRoleDefinitions()).map((d) => [d.id, d.name] as const));
+  const mappings: Record<string, { role: string; scope: string }[]> = {};
+  for (const m of await tx.listScimGroupMappings()) {
+    (mappings[m.groupName] ??= []).push({
+      role: definitions.get(m.roleDefinition) ?? m.roleDefinition,
+      scope: m.scope,
+    });
+  }
+  for (const [group, grants] of Object.entries(mappings)) {
+    section('scimGroupMappings')[group] = grants;
+    mark(`scimGroupMappings[${JSON.stringify(group)}]`);
   }
 
   for (const d of await tx.listDomains()) {

@@ -7,6 +7,8 @@ import { AiamClient } from './aiam-client.js';
 import { AiamApiError, AiamResponseError } from './api-errors.js';
 import { OPERATIONS } from './api-operations.js';
 import { CredentialsError, resolveCredentials } from './credentials.js';
+import { ML_OPERATIONS } from './ml-client.js';
+import { SCIM_TOKEN_OPERATIONS } from './scim-token-client.js';
 import { signRequest } from './sigv4-signer.js';
 
 const openapi = JSON.parse(readFileSync(new URL('./openapi.json', import.meta.url), 'utf8')) as {
@@ -41,10 +43,23 @@ describe('AiamClient', () => {
     for (const [path, ops] of Object.entries(openapi.paths))
       for (const [method, op] of Object.entries(ops))
         inDoc.set(op.operationId, `${method.toUpperCase()} ${path}`);
-    for (const [id, op] of Object.entries(OPERATIONS)) {
+    // AiamClient, MlClient and ScimTokenClient together cover the document, each operation once.
+    const clients: Record<string, { method: string; path: string }>[] = [
+      OPERATIONS,
+      ML_OPERATIONS,
+      SCIM_TOKEN_OPERATIONS,
+    ];
+    const all = new Map<string, { method: string; path: string }>();
+    for (const ops of clients) {
+      for (const [id, op] of Object.entries(ops)) {
+        assert.ok(!all.has(id), `operation ${id} is in two clients`);
+        all.set(id, op);
+      }
+    }
+    for (const [id, op] of all) {
       assert.equal(inDoc.get(id), `${op.method} ${op.path}`, `client operation ${id}`);
     }
-    const missing = [...inDoc.keys()].filter((id) => !Object.hasOwn(OPERATIONS, id));
+    const missing = [...inDoc.keys()].filter((id) => !all.has(id));
     assert.deepEqual(missing, [], 'operations of the document the client lacks');
   });
 

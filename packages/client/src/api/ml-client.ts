@@ -12,20 +12,26 @@ export const ML_OPERATIONS = {
   listWorkspaces: { method: 'GET', path: '/api/v1/workspaces' },
   getWorkspace: { method: 'GET', path: W },
   deleteWorkspace: { method: 'DELETE', path: W },
+  updateWorkspace: { method: 'PATCH', path: W },
   createModel: { method: 'POST', path: `${W}/models` },
   listModels: { method: 'GET', path: `${W}/models` },
+  getModel: { method: 'GET', path: `${W}/models/{model}` },
+  deleteModel: { method: 'DELETE', path: `${W}/models/{model}` },
   createModelVersion: { method: 'POST', path: `${W}/models/{model}/versions` },
   listModelVersions: { method: 'GET', path: `${W}/models/{model}/versions` },
   getModelVersion: { method: 'GET', path: `${W}/models/{model}/versions/{version}` },
+  deleteModelVersion: { method: 'DELETE', path: `${W}/models/{model}/versions/{version}` },
   createEndpoint: { method: 'POST', path: `${W}/endpoints` },
   listEndpoints: { method: 'GET', path: `${W}/endpoints` },
   getEndpoint: { method: 'GET', path: E },
   deleteEndpoint: { method: 'DELETE', path: E },
+  updateEndpoint: { method: 'PATCH', path: E },
   listEndpointKeys: { method: 'GET', path: `${E}/keys` },
   regenerateEndpointKey: { method: 'POST', path: `${E}/keys/{slot}/regenerate` },
   createDeployment: { method: 'POST', path: `${E}/deployments` },
   listDeployments: { method: 'GET', path: `${E}/deployments` },
   deleteDeployment: { method: 'DELETE', path: `${E}/deployments/{deployment}` },
+  updateDeployment: { method: 'PATCH', path: `${E}/deployments/{deployment}` },
 } as const;
 
 /** An operation name of {@link MlClient}. */
@@ -155,6 +161,17 @@ export class MlClient {
       query: { force: options.force ? 'true' : undefined },
     });
   }
+  /** Changes a workspace; turning `SystemAssigned` on or off creates or deletes its identity. */
+  updateWorkspace(
+    workspace: string,
+    input: {
+      description?: string;
+      tags?: Record<string, string>;
+      identity?: { type: string; userAssigned?: string[] };
+    },
+  ) {
+    return this.call('updateWorkspace', { params: { workspace }, body: input }, WorkspaceSchema);
+  }
   /** Registers a model. */
   createModel(
     workspace: string,
@@ -165,6 +182,14 @@ export class MlClient {
   /** One page of a workspace's models. */
   listModels(workspace: string) {
     return this.call('listModels', { params: { workspace } }, page(ModelSchema));
+  }
+  /** A model. */
+  getModel(workspace: string, model: string) {
+    return this.call('getModel', { params: { workspace, model } }, ModelSchema);
+  }
+  /** Deletes a model and its versions (refused while a deployment serves one). */
+  deleteModel(workspace: string, model: string) {
+    return this.call('deleteModel', { params: { workspace, model } });
   }
   /** Registers a model version. */
   createModelVersion(
@@ -186,6 +211,10 @@ export class MlClient {
   /** A model version. */
   getModelVersion(workspace: string, model: string, version: string) {
     return this.call('getModelVersion', { params: { workspace, model, version } }, ModelVersionSchema);
+  }
+  /** Deletes a model version (refused while a deployment serves it). */
+  deleteModelVersion(workspace: string, model: string, version: string) {
+    return this.call('deleteModelVersion', { params: { workspace, model, version } });
   }
   /** Creates an online endpoint; with `authMode: 'key'` the answer holds both keys, shown this once. */
   createEndpoint(
@@ -221,6 +250,20 @@ export class MlClient {
   /** Deletes an endpoint with its deployments, keys and system-assigned identity. */
   deleteEndpoint(workspace: string, endpoint: string) {
     return this.call('deleteEndpoint', { params: { workspace, endpoint } });
+  }
+  /** Changes an endpoint's auth mode, API kind, limits, description or tags. */
+  updateEndpoint(
+    workspace: string,
+    endpoint: string,
+    input: {
+      description?: string;
+      authMode?: 'key' | 'token';
+      api?: 'openai' | 'http';
+      limits?: { requestsPerSecond?: number; burst?: number; maxConcurrent?: number };
+      tags?: Record<string, string>;
+    },
+  ) {
+    return this.call('updateEndpoint', { params: { workspace, endpoint }, body: input }, EndpointSchema);
   }
   /** The endpoint's key slots (never the keys). */
   listEndpointKeys(workspace: string, endpoint: string) {
@@ -258,6 +301,24 @@ export class MlClient {
       'listDeployments',
       { params: { workspace, endpoint } },
       z.object({ items: z.array(DeploymentSchema) }),
+    );
+  }
+  /** Changes a deployment's upstream, model, traffic weight or health probe. */
+  updateDeployment(
+    workspace: string,
+    endpoint: string,
+    deployment: string,
+    input: {
+      upstreamUrl?: string;
+      model?: string | null;
+      trafficWeight?: number;
+      healthProbePath?: string | null;
+    },
+  ) {
+    return this.call(
+      'updateDeployment',
+      { params: { workspace, endpoint, deployment }, body: input },
+      DeploymentSchema,
     );
   }
   /** Removes a deployment. */

@@ -3,6 +3,13 @@ import { AiamApiError, AiamResponseError } from './api-errors.js';
 import { type CredentialSources, resolveCredentials } from './credentials.js';
 import { type AwsCredentials, signRequest } from './sigv4-signer.js';
 
+/** The SCIM token operations (as in the server's route declarations and openapi.json). */
+export const SCIM_TOKEN_OPERATIONS = {
+  createScimToken: { method: 'POST', path: '/api/v1/scim-tokens' },
+  listScimTokens: { method: 'GET', path: '/api/v1/scim-tokens' },
+  deleteScimToken: { method: 'DELETE', path: '/api/v1/scim-tokens/{id}' },
+} as const;
+
 /** A SCIM provisioning token as listed (never its secret). */
 export const ScimTokenSchema = z.object({
   id: z.string(),
@@ -66,19 +73,26 @@ export class ScimTokenClient {
 
   /** Creates a token; keep `token` now, it cannot be read again. */
   async create(input: { description?: string } = {}): Promise<CreatedScimToken> {
-    return CreatedScimTokenSchema.parse(await this.#call('POST', '/api/v1/scim-tokens', input));
+    const op = SCIM_TOKEN_OPERATIONS.createScimToken;
+    return CreatedScimTokenSchema.parse(await this.#call(op.method, op.path, input));
   }
 
   /** Every SCIM token, oldest first. */
   async list(): Promise<ScimToken[]> {
     return z
       .object({ tokens: z.array(ScimTokenSchema) })
-      .parse(await this.#call('GET', '/api/v1/scim-tokens')).tokens;
+      .parse(
+        await this.#call(
+          SCIM_TOKEN_OPERATIONS.listScimTokens.method,
+          SCIM_TOKEN_OPERATIONS.listScimTokens.path,
+        ),
+      ).tokens;
   }
 
   /** Revokes a token: the identity provider's next request with it is refused. */
   async revoke(id: string): Promise<void> {
-    await this.#call('DELETE', `/api/v1/scim-tokens/${encodeURIComponent(id)}`);
+    const op = SCIM_TOKEN_OPERATIONS.deleteScimToken;
+    await this.#call(op.method, op.path.replace('{id}', encodeURIComponent(id)));
   }
 
   async #call(method: string, path: string, body?: unknown): Promise<unknown> {

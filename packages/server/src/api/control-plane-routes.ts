@@ -1,5 +1,7 @@
 import type { AppContext } from '../app/start-server.js';
 import type { RouteDefinition } from '../http/route-table.js';
+import { mlApi } from '../ml-api/ml-api-routes.js';
+import { scimTokenApi } from '../scim-api/scim-token-routes.js';
 import { type ApiContext, createApiContext } from './api-context.js';
 import { API_PREFIX, type ApiRoute, toProtectedRoute } from './api-route.js';
 import { assignmentRoutes, issuerRoutes } from './assignment-routes.js';
@@ -25,8 +27,10 @@ export function controlPlaneApi(ctx: ApiContext): ApiRoute[] {
 }
 
 /**
- * The OpenAPI document of the control plane, built without a server (the routes' declarations
- * do not touch the context until a request comes). Used by `npm run generate:openapi`.
+ * The OpenAPI document of the control plane — the IAM operations, the model registry
+ * (`/api/v1/workspaces/…`) and the SCIM token administration — built without a server (the
+ * routes' declarations do not touch the context until a request comes). Used by
+ * `npm run generate:openapi` and served at `GET /api/v1/openapi.json`.
  */
 export function controlPlaneOpenApi(): Record<string, unknown> {
   const unused = () => {
@@ -41,7 +45,9 @@ export function controlPlaneOpenApi(): Record<string, unknown> {
     identityArn: unused,
     auditLogArn: unused,
   } as ApiContext;
-  return buildOpenApiDocument(controlPlaneApi(ctx));
+  // The model registry's declarations build their services from the store, used by handlers only.
+  const app = { store: {}, hasher: {} } as unknown as ApiContext['app'];
+  return buildOpenApiDocument([...controlPlaneApi(ctx), ...mlApi(app), ...scimTokenApi(unused, unused)]);
 }
 
 /**
@@ -50,7 +56,7 @@ export function controlPlaneOpenApi(): Record<string, unknown> {
  */
 export function controlPlaneRoutes(app: AppContext): RouteDefinition[] {
   const api = controlPlaneApi(createApiContext(app));
-  const document = JSON.stringify(buildOpenApiDocument(api));
+  const document = JSON.stringify(controlPlaneOpenApi());
   return [
     ...api.map(toProtectedRoute),
     {

@@ -1,58 +1,94 @@
+import { z } from 'zod';
+import { API_PREFIX, type ApiRoute, apiRoute, toProtectedRoute } from '../api/api-route.js';
 import type { AppContext } from '../app/start-server.js';
-import { InputError } from '../errors.js';
-import type { ProtectedRoute, RouteDefinition } from '../http/route-table.js';
+import type { AuthorizedRequest, ProtectedRoute } from '../http/route-table.js';
 import type { ScimTokenService } from './scim-token-service.js';
 
 /** Where the SCIM token administration lives in the control-plane API. */
-export const SCIM_TOKENS_PATH = '/api/v1/scim-tokens';
+export const SCIM_TOKENS_PATH = `${API_PREFIX}/scim-tokens`;
+
+/** A SCIM token as listed: never its secret. */
+export const ScimTokenOut = z.object({
+  id: z.string(),
+  description: z.string(),
+  status: z.enum(['Active', 'Inactive']),
+  createdAt: z.string().describe('ISO 8601.'),
+});
+/** A new SCIM token: `token` is in this answer only. */
+export const CreatedScimTokenOut = ScimTokenOut.extend({
+  token: z.string().describe('The bearer token for the identity provider; shown this once.'),
+});
+
+const CreateScimTokenIn = z.strictObject({
+  description: z.string().max(256).optional().describe('Where the token is used, e.g. "Entra ID".'),
+});
+const TokenId = z.strictObject({ id: z.string().min(1).max(64) });
 
 /**
+ * The SCIM token operations, declared (the source of the routes and the OpenAPI document):
  * `POST /api/v1/scim-tokens` (aiam:CreateScimToken; the token is in this response only),
  * `GET /api/v1/scim-tokens` (aiam:ListScimTokens), `DELETE /api/v1/scim-tokens/{id}`
- * (aiam:DeleteScimToken). Signed with SigV4 like the rest of the control plane.
+ * (aiam:DeleteScimToken). `tokens` is used only when a request comes.
  */
-export function scimTokenRoutes(app: AppContext, tokens: ScimTokenService): RouteDefinition[] {
-  const arn = (id: string) => `arn:aws:aiam::${app.store.accountId}:scim-token/${id}`;
-  const routes: ProtectedRoute[] = [
-    {
+export function scimTokenApi(accountId: () => string, tokens: () => ScimTokenService): ApiRoute[] {
+  const arn = (id: string) => `arn:aws:aiam::${accountId()}:scim-token/${id}`;
+  const path = SCIM_TOKENS_PATH.slice(API_PREFIX.length);
+  return [
+    apiRoute({
+      operationId: 'createScimToken',
       method: 'POST',
-      path: SCIM_TOKENS_PATH,
-      auth: ['sigv4', 'bearer'],
+      path,
+      tag: 'scim',
+      summary: 'Create a SCIM provisioning token (the secret is in this answer only).',
       action: 'aiam:CreateScimToken',
-      resource: () => arn('*'),
+      body: CreateScimTokenIn,
+      response: CreatedScimTokenOut,
+      status: 201,
       maxBodyBytes: 16 * 1024,
-      handle: async (req) => {
-        const body = req.json() ?? {};
-        if (body === null || typeof body !== 'object' || Array.isArray(body))
-          throw new InputError('the body must be a JSON object: {"description": "..."}');
-        const { description, ...rest } = body as Record<string, unknown>;
-        const unknown = Object.keys(rest);
-        if (unknown.length > 0) throw new InputError(`unknown field(s): ${unknown.join(', ')}`);
-        if (description !== undefined && typeof description !== 'string')
-          throw new InputError('description must be a string');
-        const created = await tokens.create({ description });
-        return { status: 201, headers: { 'cache-control': 'no-store' }, body: created };
-      },
-    },
-    {
-      method: 'GET',
-      path: SCIM_TOKENS_PATH,
-      auth: ['sigv4', 'bearer'],
-      action: 'aiam:ListScimTokens',
       resource: () => arn('*'),
-      handle: async () => ({ status: 200, body: { tokens: await tokens.list() } }),
-    },
-    {
+      handle: async ({ body }) => ({ status: 201, body: await tokens().create(body) }),
+    }),
+    apiRoute({
+      operationId: 'listScimTokens',
+      method: 'GET',
+      path,
+      tag: 'scim',
+      summary: 'List SCIM tokens, oldest first (never their secrets).',
+      action: 'aiam:ListScimTokens',
+      response: z.object({ tokens: z.array(ScimTokenOut) }),
+      resource: () => arn('*'),
+      handle: async () => ({ body: { tokens: await tokens().list() } }),
+    }),
+    apiRoute({
+      operationId: 'deleteScimToken',
       method: 'DELETE',
-      path: `${SCIM_TOKENS_PATH}/{id}`,
-      auth: ['sigv4', 'bearer'],
+      path: `${path}/{id}`,
+      tag: 'scim',
+      summary: 'Revoke a SCIM token: its next request is refused.',
       action: 'aiam:DeleteScimToken',
-      resource: (req) => arn(req.params.id ?? ''),
-      handle: async (req) => {
-        await tokens.revoke(req.params.id ?? '');
-        return { status: 204 };
+      params: TokenId,
+      resource: ({ params }) => arn(params.id ?? ''),
+      handle: async ({ params }) => {
+        await tokens().revoke(params.id);
+        return {};
       },
-    },
+    }),
   ];
-  return routes;
+}
+
+/** The SCIM token routes for the server's fail-closed route table; answers are never cached. */
+export function scimTokenRoutes(app: AppContext, tokens: ScimTokenService): ProtectedRoute[] {
+  return scimTokenApi(
+    () => app.store.accountId,
+    () => tokens,
+  ).map((api) => {
+    const route = toProtectedRoute(api);
+    return {
+      ...route,
+      handle: async (req: AuthorizedRequest) => {
+        const res = await route.handle(req);
+        return { ...res, headers: { ...res.headers, 'cache-control': 'no-store' } };
+      },
+    };
+  });
 }

@@ -79,9 +79,7 @@ describe('seed 000: managed identities of a workspace and a key-authenticated en
     assert.equal(owned(ep.arn)[0]!.arn, endpointIdentityArn(ex));
   });
 
-  it('the workspace and endpoint records say identity type SystemAssigned', {
-    todo: 'the config applier creates the identities but leaves identity.type "None" on the records',
-  }, async () => {
+  it('the workspace and endpoint records say identity type SystemAssigned', async () => {
     assert.equal((await ml.getWorkspace('ml_workspace')).identity.type, 'SystemAssigned');
     assert.equal((await ml.getEndpoint('ml_workspace', 'online_endpoint')).identity.type, 'SystemAssigned');
   });

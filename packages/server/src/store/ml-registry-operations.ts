@@ -702,10 +702,13 @@ export class MlRegistryOperations extends DataPlaneOperations {
     if (patch.api) checkOneOf('api', patch.api, ['openai', 'http']);
     if (patch.limits) checkLimits(patch.limits);
     if (patch.tags) checkTagSet(patch.tags);
+    const identity = patch.identity ? identityOf(patch.identity) : null;
+    if (identity) await this.#checkUserAssigned(identity);
     const r = await this.db
       .updateTable('ml_endpoints')
       .set({
         description: patch.description ?? row.description,
+        identity: identity ? toJson(identity) : row.identity,
         auth_mode: patch.authMode ?? row.auth_mode,
         api: patch.api ?? row.api,
         limits: patch.limits ? toJson(patch.limits) : row.limits,

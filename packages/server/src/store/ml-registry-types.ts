@@ -117,7 +117,10 @@ export interface NewEndpoint {
 /** What `updateEndpoint` may change. */
 export type EndpointPatch = Partial<
   Pick<OnlineEndpoint, 'description' | 'authMode' | 'api' | 'limits' | 'tags'>
->;
+> & {
+  /** Its system-assigned identity (if turned on or off) is the caller's to create or delete. */
+  identity?: Partial<ResourceIdentity>;
+};
 
 /** A deployment behind an endpoint: an upstream serving one model version with a traffic weight. */
 export interface Deployment {

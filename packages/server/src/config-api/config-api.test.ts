@@ -68,6 +68,16 @@ describe('access as code against a running server', () => {
         const first = await applyText(client, text);
         assert.ok(first.plan.changes.length > 0, `${seed}: the first plan creates resources`);
         assert.equal(first.result?.applied, first.plan.changes.length);
+        if (seed.startsWith('seed-000')) {
+          // authMode: key: both endpoint keys come back once, keyed like the file.
+          const keys = first.result?.secrets.find(
+            (s) => s.path.join('.') === 'workspaces.ml_workspace.endpoints.online_endpoint.keys',
+          );
+          assert.ok(
+            keys?.value.primary && keys.value.secondary,
+            JSON.stringify(first.result?.secrets.map((s) => s.path)),
+          );
+        }
         const again = await planText(client, text);
         assert.deepEqual(
           again.changes.map((c) => `${c.action} ${c.address} ${JSON.stringify(c.fields)}`),

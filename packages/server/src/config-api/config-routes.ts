@@ -157,6 +157,9 @@ export function configRoutes(app: AppContext): ProtectedRoute[] {
             throw err;
           }
         }
+        // On PostgreSQL (read committed) another writer may have committed meanwhile: look again
+        // last thing before commit, so a plan is never applied over a change it did not see.
+        if ((await tx.getRevision()) !== baseRevision) throw stale();
         return a;
       });
       const secrets = [...applier.secrets];

@@ -771,9 +771,8 @@ export class ConfigApplier {
       case 'user': {
         const u = await tx.getUser(n0);
         if (!u) throw new NotFoundError(`user "${n0}" does not exist`);
+        // The plan deletes the user's access keys (and their name markers) just before it.
         await tx.deleteUser(n0, u.version, { force: true });
-        for (const s of await tx.listSettings())
-          if (s.key.startsWith(`config:access-key:${n0}/`)) await tx.deleteSetting(s.key, s.version);
         break;
       }
       case 'group': {

@@ -177,13 +177,14 @@ describe('seed 004: a domain whose people share an execution role yet see only t
     });
   });
 
-  it('the console link opens once, from the domain networks only', {
-    todo: 'the server verifies links (DomainService.verifyDomainUrl) but serves no /console/domains/{d}/login route',
-  }, async () => {
+  it('the console link opens once, from the domain networks only', async () => {
     const { url } = await domains(keys.alice!, INSIDE).presignedUrl('my-sagemaker-domain', 'alice');
     const open = (from: string) => fetch(url, { headers: { 'x-forwarded-for': from }, redirect: 'manual' });
-    assert.equal((await open(OUTSIDE)).status, 401);
-    assert.ok([200, 302, 303].includes((await open(INSIDE)).status));
-    assert.equal((await open(INSIDE)).status, 401, 'single use');
+    assert.equal((await open(OUTSIDE)).status, 403);
+    const opened = await open(INSIDE);
+    assert.equal(opened.status, 200);
+    const body = (await opened.json()) as { domain: string; userProfile: string };
+    assert.deepEqual([body.domain, body.userProfile], ['my-sagemaker-domain', 'alice']);
+    assert.equal((await open(INSIDE)).status, 403, 'single use');
   });
 });

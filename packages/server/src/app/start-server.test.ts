@@ -265,12 +265,14 @@ describe('startServer', () => {
     // Every public route is reviewed here: adding one must be a deliberate change to this list.
     // STS (`/`) authenticates per action in its handler; OIDC discovery/JWKS are public by nature;
     // workload credentials take the workload authorization token; the OpenAPI document holds no
-    // data (see their publicReason).
+    // data; a domain console link is its own credential (signed, expiring, single use; see their
+    // publicReason).
     assert.deepEqual(publicRoutes.sort(), [
       'GET /',
       'GET /.well-known/jwks.json',
       'GET /.well-known/openid-configuration',
       'GET /api/v1/openapi.json',
+      'GET /console/domains/{domain}/login',
       'GET /healthz',
       'GET /readyz',
       'GET /workload/v1/credentials',

@@ -237,4 +237,89 @@ describe('domains (seed 004): per-person data behind one shared execution role',
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.match(String(r.json.url), /\/console\/domains\/my-sagemaker-domain\/login\?profile=alice&/);
   });
+
+  it('refuses a console link from outside the domain networks, even to a caller whose policy allows everything', async () => {
+    const r = await call(
+      adminKey,
+      'POST',
+      '/api/v1/domains/my-sagemaker-domain/user-profiles/alice/presigned-url',
+      OUTSIDE,
+      {},
+    );
+    assert.equal(r.status, 403, JSON.stringify(r.json));
+    assert.match(JSON.stringify(r.json), /allowed networks/);
+    // The refusal is the engine's: the decision it quotes is an explicit deny by the domain's
+    // network statement.
+    const decisionId = JSON.stringify(r.json).match(/"decisionId":"([^"]+)"/)?.[1];
+    assert.ok(decisionId, JSON.stringify(r.json));
+    const explained = await admin.explainDecision(decisionId);
+    assert.equal(explained.decision, 'explicitDeny', JSON.stringify(explained));
+    assert.match(JSON.stringify(explained), /DomainAllowedNetworks/);
+  });
+
+  describe('the console link', () => {
+    async function link(): Promise<string> {
+      const r = await call(
+        adminKey,
+        'POST',
+        '/api/v1/domains/my-sagemaker-domain/user-profiles/alice/presigned-url',
+        INSIDE,
+        { expiresInSeconds: 5 },
+      );
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      return String(r.json.url);
+    }
+    const open = (url: string, from = INSIDE, accept = 'application/json') =>
+      fetch(url, { headers: { 'x-forwarded-for': from, accept }, redirect: 'manual' });
+
+    it('opens once from the domain networks and names the domain and profile, no secret', async () => {
+      const url = await link();
+      const res = await open(url);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+      const body = (await res.json()) as Record<string, unknown>;
+      assert.equal(body.domain, 'my-sagemaker-domain');
+      assert.equal(body.userProfile, 'alice');
+      assert.ok(!JSON.stringify(body).includes(new URL(url).searchParams.get('signature')!));
+      assert.equal((await open(url)).status, 403, 'single use');
+    });
+
+    it('answers a browser with a small HTML page', async () => {
+      const res = await open(await link(), INSIDE, 'text/html');
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+      assert.match(await res.text(), /my-sagemaker-domain[\s\S]*alice/);
+    });
+
+    it('refuses a link opened from outside the networks (and it stays unused)', async () => {
+      const url = await link();
+      assert.equal((await open(url, OUTSIDE)).status, 403);
+      assert.equal((await open(url)).status, 200, 'the refused attempt did not use it up');
+    });
+
+    it('refuses a tampered link: another profile, a later expiry, a changed signature', async () => {
+      const url = new URL(await link());
+      const variants = [
+        ['profile', 'bob'],
+        ['expires', String(Number(url.searchParams.get('expires')) + 60_000)],
+        ['signature', `${url.searchParams.get('signature')!.slice(0, -2)}AA`],
+      ] as const;
+      for (const [key, value] of variants) {
+        const t = new URL(url);
+        t.searchParams.set(key, value);
+        assert.equal((await open(t.toString())).status, 403, `tampered ${key}`);
+      }
+      const other = new URL(url);
+      other.pathname = '/console/domains/other-domain/login';
+      assert.equal((await open(other.toString())).status, 403, 'another domain');
+      assert.equal((await open(url.toString())).status, 200, 'the genuine link still works');
+    });
+
+    it('refuses an expired link', async () => {
+      const url = await link();
+      await new Promise((r) => setTimeout(r, 5_100));
+      assert.equal((await open(url)).status, 403);
+    });
+  });
 });

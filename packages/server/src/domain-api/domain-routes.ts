@@ -1,12 +1,18 @@
-import { iamArn, resolveResourcePath } from '@aiam/policy';
+import {
+  type CompiledPolicy,
+  compilePolicy,
+  iamArn,
+  parsePolicyOrThrow,
+  resolveResourcePath,
+} from '@aiam/policy';
 import { z } from 'zod';
 import { type ApiRoute, apiRoute, toProtectedRoute } from '../api/api-route.js';
 import { Tags } from '../api/api-schemas.js';
 import type { AppContext } from '../app/start-server.js';
 import { MARKER as config } from '../config-api/config-state.js';
-import { NotAllowedError, NotFoundError } from '../errors.js';
+import { AuthenticationError, NotAllowedError, NotFoundError } from '../errors.js';
 import { buildRequestContext } from '../http/request-context-builder.js';
-import type { ProtectedRoute } from '../http/route-table.js';
+import type { PublicRoute, RequestInfo, RouteDefinition, RouteResponse } from '../http/route-table.js';
 import { DomainService, isSourceAllowed } from '../services/domain-service.js';
 import type { ResolvedPrincipal } from '../services/principal-resolver.js';
 import { StsService } from '../services/sts-service.js';
@@ -55,6 +61,42 @@ const domainOut = (d: Domain) => ({
 });
 
 /**
+ * A Deny-only policy confining a request to a domain's allowed networks, decided by the engine
+ * beside the caller's own policies, so it holds even when those allow everything. (Deny, not a
+ * session policy: an extra Allow-* session policy would widen a caller's existing session
+ * policies, which combine as a union.) A missing aws:SourceIp is refused too: condition
+ * operators other than Null are false on a missing key (AWS IAM condition evaluation).
+ */
+export function domainNetworkDeny(domain: string, networks: readonly string[]): CompiledPolicy | undefined {
+  if (networks.length === 0) return undefined;
+  const document = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'DomainAllowedNetworks',
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: { NotIpAddress: { 'aws:SourceIp': [...networks] } },
+      },
+      {
+        Sid: 'DomainNoSourceAddress',
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: { Null: { 'aws:SourceIp': 'true' } },
+      },
+    ],
+  };
+  return compilePolicy(parsePolicyOrThrow(document, { kind: 'identity' }), {
+    id: `domain-networks:${domain}`,
+    kind: 'identity',
+  });
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
  * Domains (SageMaker-style, seed 004) under `/api/v1/domains`: create, get, list, delete,
  * user profiles, a console link scoped to a profile (`ml:CreatePresignedDomainUrl`), and the
  * profile's working session: the domain's execution role assumed with the person as
@@ -62,7 +104,7 @@ const domainOut = (d: Domain) => ({
  * networks by a session policy, so one shared role still keeps each person to their own data
  * and the audit trail names the person.
  */
-export function domainRoutes(app: AppContext): ProtectedRoute[] {
+export function domainRoutes(app: AppContext): RouteDefinition[] {
   const account = () => app.store.accountId;
   const arn = (path: string) => resolveResourcePath(account(), path);
   let service: DomainService | undefined;
@@ -306,9 +348,44 @@ export function domainRoutes(app: AppContext): ProtectedRoute[] {
       response: z.object({ url: z.string(), expiresAt: z.number().int() }),
       resource: ({ params }) => profileArn(params),
       conditions: ({ params }) => ({ 'ml:DomainName': params.domain, 'ml:UserProfileName': params.profile }),
-      handle: async ({ params, body }) => ({
-        body: await domains().presignedDomainUrl(params.domain, params.profile, body ?? {}),
-      }),
+      handle: async ({ params, body, req }) => {
+        // The domain's networks apply to everything done in it, this link included: decided by
+        // the engine with a Deny on aws:SourceIp, whatever the caller's own policies allow.
+        const networks = await domains().allowedNetworks(params.domain);
+        const deny = domainNetworkDeny(params.domain, networks);
+        if (deny) {
+          const caller = req.caller;
+          const outcome = await app.serviceAuthorizer.authorize({
+            principal: caller.principal,
+            action: req.action,
+            resource: req.resource,
+            context: buildRequestContext(
+              {
+                sourceIp: req.sourceIp,
+                secureTransport: req.secureTransport,
+                receivedAt: req.receivedAt,
+                userAgent: req.headers['user-agent'],
+                referer: req.headers.referer,
+              },
+              caller,
+              { 'ml:DomainName': params.domain, 'ml:UserProfileName': params.profile },
+            ),
+            ...(caller.sessionPolicies ? { sessionPolicies: caller.sessionPolicies } : {}),
+            identityPolicies: [deny],
+            audit: {
+              requestId: req.requestId,
+              sourceIp: req.sourceIp,
+              ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
+            },
+          });
+          if (!outcome.allowed)
+            throw new NotAllowedError(
+              `requests for domain ${params.domain} must come from its allowed networks (${networks.join(', ')})`,
+              { decisionId: outcome.decisionId },
+            );
+        }
+        return { body: await domains().presignedDomainUrl(params.domain, params.profile, body ?? {}) };
+      },
     }),
     apiRoute({
       ...common,
@@ -381,5 +458,51 @@ export function domainRoutes(app: AppContext): ProtectedRoute[] {
       },
     }),
   ];
-  return routes.map(toProtectedRoute);
+  const consoleLogin: PublicRoute = {
+    method: 'GET',
+    path: '/console/domains/{domain}/login',
+    auth: 'none-public',
+    publicReason:
+      'a presigned console link: its HMAC signature, expiry, single use and source network (DomainService.verifyDomainUrl) are the credential',
+    name: 'domain console login',
+    handle: async (req: RequestInfo): Promise<RouteResponse> => {
+      let link: Awaited<ReturnType<DomainService['verifyDomainUrl']>>;
+      try {
+        link = await domains().verifyDomainUrl(`${req.path}?${req.rawQuery}`, req.sourceIp);
+      } catch (err) {
+        // Every refusal looks the same to the caller (the reason goes to the log, never the
+        // link): expired, tampered, reused, from outside the networks, or the profile gone.
+        if (err instanceof AuthenticationError) {
+          app.logger.info('console link refused', {
+            requestId: req.requestId,
+            sourceIp: req.sourceIp,
+            reason: err.reason,
+          });
+          throw new NotAllowedError(
+            'This console link is not valid: it expired, was used, or was opened from outside the domain networks. Ask for a new one.',
+          );
+        }
+        throw err;
+      }
+      const out = {
+        domain: link.domain.name,
+        domainArn: link.domain.arn,
+        userProfile: link.userProfile.name,
+        userProfileArn: link.userProfile.arn,
+        sessionDurationSeconds: link.sessionDurationSeconds,
+      };
+      // The URL carries a signature: keep it out of caches and Referer headers.
+      const headers = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' };
+      if (!/\btext\/html\b/.test(String(req.headers.accept ?? '')))
+        return { status: 200, headers, body: out };
+      const [d, p] = [escapeHtml(out.domain), escapeHtml(out.userProfile)];
+      return {
+        status: 200,
+        headers: { ...headers, 'content-security-policy': "default-src 'none'" },
+        contentType: 'text/html; charset=utf-8',
+        text: `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>aiam domain ${d}</title></head>\n<body><h1>Domain ${d}</h1><p>Signed in as user profile <strong>${p}</strong> for ${out.sessionDurationSeconds} seconds.</p></body></html>\n`,
+      };
+    },
+  };
+  return [...routes.map(toProtectedRoute), consoleLogin];
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 
 /**
  * First path segments that belong to aiam's other surfaces (control plane, SCIM, workload
- * credentials, OIDC, the gateway, health and metrics). They can never be bucket names on
+ * credentials, OIDC, the gateway, domain console links, health and metrics). They can never be bucket names on
  * this server: path-style `/api/...` must reach the control plane, not a bucket `api`.
  */
 export const RESERVED_BUCKET_NAMES: ReadonlySet<string> = new Set([
@@ -15,6 +15,8 @@ export const RESERVED_BUCKET_NAMES: ReadonlySet<string> = new Set([
   'readyz',
   'metrics',
   '.well-known',
+  // Presigned domain console links (/console/domains/{domain}/login).
+  'console',
 ]);
 
 function firstSegment(path: string): string {

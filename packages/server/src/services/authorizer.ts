@@ -58,7 +58,7 @@ export interface RecordedDecision {
 
 /**
  * A decision kept for `explain`, whose explanation is rendered only when someone asks: nearly
- * every decision is never explained, and rendering the trace cost more than deciding.
+ * every decision is never explained, and rendering a trace walks every statement it names.
  */
 class LazyRecordedDecision implements RecordedDecision {
   #explanation: string | undefined;

@@ -106,6 +106,7 @@ export {
   type AccessLevel,
   diffAccess,
 } from './config/access-diff.js';
+export { plannedState } from './config/planned-state.js';
 export { planToJson, type RenderPlanOptions, renderPlan } from './config/render-plan.js';
 export * from './api/index.js';
 export {

@@ -8,6 +8,7 @@ import {
   type NormalizedConfig,
   type Plan,
   planChanges,
+  plannedState,
   planToJson,
   readConfigFile,
   renderPlan,
@@ -56,7 +57,11 @@ export async function planFile(
   if (!loaded.config) throw new ConfigError([...loaded.errors]);
   const desired = loaded.config;
   const plan = planChanges(desired, server.state, { deleteUnowned: options.deleteUnowned === true });
-  const access = diffAccess(desired, server.state, { accountId: server.accountId });
+  // Access after the apply is the file plus what the plan leaves alone (the admin, SCIM users…),
+  // not the file alone, or every unmanaged grant would read as lost.
+  const access = diffAccess(plannedState(desired, server.state, plan), server.state, {
+    accountId: server.accountId,
+  });
   return { desired, server, plan, access };
 }
 

@@ -33,7 +33,7 @@ async function adminKeyOf(server: RunningServer, dir: string): Promise<{ iam: Ia
   return { iam, admin: { accessKeyId: k.accessKey.accessKeyId, secretAccessKey: k.secretAccessKey } };
 }
 
-async function userKey(iam: IamService, name: string, document?: object): Promise<Creds> {
+async function userKey(iam: IamService, name: string, document?: Record<string, unknown>): Promise<Creds> {
   const user = await iam.createUser({ name, path: '/' });
   if (document) {
     const policy = await iam.createPolicy({ name: `${name}-policy`, document });

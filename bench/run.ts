@@ -12,6 +12,7 @@ const AREAS: Record<string, () => Promise<BenchArea>> = {
   http: async () => (await import('./http-bench.js')).httpBench,
   store: async () => (await import('./store-bench.js')).storeBench,
   gateway: async () => (await import('./gateway-bench.js')).gatewayBench,
+  provisioning: async () => (await import('./provisioning-bench.js')).provisioningBench,
 };
 
 const USAGE = `usage: npm run bench -- [AREA…] [--quick] [--seed=N]

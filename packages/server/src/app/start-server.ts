@@ -87,6 +87,8 @@ export interface StartServerOptions {
   readonly port?: number;
   /** `postgres://…` for PostgreSQL; default `sqlite:DATA_DIR/aiam.db`. */
   readonly databaseUrl?: string;
+  /** PostgreSQL: the schema holding aiam's tables (created if missing); default `public`. */
+  readonly databaseSchema?: string;
   readonly logger?: Logger;
   readonly clock?: Clock;
   /** Environment for the master key (`AIAM_MASTER_KEY`) and log level; default process.env. */
@@ -163,7 +165,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const { keyring, created: keyCreated, source: keySource } = await loadKeyring({ dataDir, env });
   if (keyCreated) log.info('created the master key', { path: join(dataDir, 'master.key') });
   const databaseUrl = options.databaseUrl ?? `sqlite:${join(dataDir, 'aiam.db')}`;
-  const store = await openStore({ url: databaseUrl, clock });
+  const store = await openStore({
+    url: databaseUrl,
+    clock,
+    ...(options.databaseSchema !== undefined ? { schema: options.databaseSchema } : {}),
+  });
   const cleanup: (() => Promise<unknown>)[] = [() => store.close()];
   const abort = async (err: unknown): Promise<never> => {
     for (const f of cleanup.reverse()) await f().catch(() => {});

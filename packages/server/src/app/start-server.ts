@@ -21,7 +21,7 @@ import { SigV4Verifier } from '../identity/sigv4-verifier.js';
 import { AuditWriter } from '../observability/audit-writer.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { MetricsRegistry, registerProcessMetrics } from '../observability/metrics.js';
-import { gatewaySurface } from '../gateway-surface/gateway-surface.js';
+import { type GatewaySurfaceOptions, gatewaySurface } from '../gateway-surface/gateway-surface.js';
 import { mlApiRoutes } from '../ml-api/ml-api-routes.js';
 import type { OidcIssuer } from '../oidc/oidc-issuer.js';
 import { scimSurfaceRoutes } from '../scim-api/index.js';
@@ -121,6 +121,8 @@ export interface StartServerOptions {
    * Default `AIAM_OBJECT_STORE`, else the filesystem under the data directory.
    */
   readonly objectStore?: string;
+  /** Options of the inference gateway (health probe timing); the issuer is the server's. */
+  readonly gateway?: Omit<GatewaySurfaceOptions, 'issuer'>;
 }
 
 /** A running server. */
@@ -314,7 +316,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     });
     // The gateway takes /endpoints/… before the pipeline, which reads bodies first: inference
     // requests and responses stream through unbuffered.
-    const gateway = gatewaySurface(app, { issuer: app.oidcIssuer });
+    const gateway = gatewaySurface(app, { ...options.gateway, issuer: app.oidcIssuer });
     cleanup.push(() => gateway.close());
     // Raw surfaces (the S3 data plane last: it takes whatever no other surface owns) see each
     // request before the pipeline, which reads bodies before authenticating.

@@ -16,6 +16,7 @@ import {
   type GatewayAuthorizationRequest,
   type GatewayEndpoint,
   GatewayLimiter,
+  httpHealthProbe,
   ReverseProxy,
   writeGatewayError,
 } from '../gateway/index.js';
@@ -62,6 +63,15 @@ export interface GatewaySurfaceOptions {
   readonly issuer: () => Promise<OidcIssuer>;
   /** The forwarding proxy (default: a keep-alive `ReverseProxy` with its default timeouts). */
   readonly proxy?: ReverseProxy;
+  /**
+   * Period of the active health probe of deployments that declare a `healthProbePath` (and the
+   * first retry of an unhealthy one; retries back off up to `healthProbeMaxBackoffMs`). Default 10 s.
+   */
+  readonly healthProbeIntervalMs?: number;
+  /** Cap of the probe backoff of an unhealthy deployment. Default 5 min. */
+  readonly healthProbeMaxBackoffMs?: number;
+  /** How long one probe may take before it counts as failed. Default 2 s. */
+  readonly healthProbeTimeoutMs?: number;
 }
 
 /** What the deny decision looked like, for a 403 a caller can act on. */
@@ -94,6 +104,8 @@ function policyKindOf(decision: Decision): string {
 interface CachedEndpoint {
   readonly resolved: ResolvedEndpoint;
   readonly gateway: GatewayEndpoint<ResolvedDeployment>;
+  /** Whether the selector runs the active health probe (some deployment declares a probe path). */
+  readonly probed: boolean;
 }
 
 interface Caller {
@@ -128,6 +140,21 @@ export function gatewaySurface(
     clock: app.clock,
   });
   const cache = new Map<string, CachedEndpoint>();
+  const healthLog = app.logger.child({ component: 'gateway-health' });
+  const probeTimeoutMs = options.healthProbeTimeoutMs ?? 2_000;
+  // Each deployment is probed at its own declared path; one without a path, on an endpoint
+  // where others declare one, passes (it is still ejected by failed requests, and readmitted
+  // at the next probe rather than after the passive ejection time).
+  const healthProbe = {
+    check: (d: ResolvedDeployment) =>
+      d.healthProbePath === undefined
+        ? Promise.resolve(true)
+        : httpHealthProbe(d.healthProbePath, probeTimeoutMs)(d),
+    ...(options.healthProbeIntervalMs !== undefined ? { intervalMs: options.healthProbeIntervalMs } : {}),
+    ...(options.healthProbeMaxBackoffMs !== undefined
+      ? { maxBackoffMs: options.healthProbeMaxBackoffMs }
+      : {}),
+  };
   const keyGrants = new Map<string, CompiledPolicy>();
   const keyGrant = (endpointArn: string, modelVersionArn: string | undefined): CompiledPolicy => {
     const id = `${endpointArn}\n${modelVersionArn ?? ''}`;
@@ -178,15 +205,23 @@ export function gatewaySurface(
       }
       return undefined;
     }
+    const probed = resolved.deployments.some((d) => d.healthProbePath !== undefined);
     let selector: DeploymentSelector<ResolvedDeployment>;
-    if (hit && hit.resolved.arn === resolved.arn) {
+    if (hit && hit.resolved.arn === resolved.arn && hit.probed === probed) {
       selector = hit.gateway.selector;
       selector.replaceDeployments(resolved.deployments);
     } else {
       hit?.gateway.selector.stop();
-      selector = new DeploymentSelector(resolved.deployments, { clock: app.clock });
+      selector = new DeploymentSelector(resolved.deployments, {
+        clock: app.clock,
+        ...(probed ? { probe: healthProbe } : {}),
+        onHealthChange: (deployment, healthy) =>
+          healthLog.info('deployment health changed', { endpoint: resolved.name, deployment, healthy }),
+      });
+      selector.start();
     }
     const entry: CachedEndpoint = {
+      probed,
       resolved,
       gateway: {
         resourceName: resolved.arn,

@@ -25,6 +25,8 @@ interface Upstream {
   streams: { cancelled: boolean; chunks: number; closed: Promise<void> }[];
   /** Releases every request held on `/hold`. */
   release: () => void;
+  /** How many `/health` probes arrived. */
+  probes: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,6 +43,7 @@ async function upstream(tag: string): Promise<Upstream> {
     seen: [],
     streams: [],
     release: () => {},
+    probes: 0,
   };
   let held: (() => void)[] = [];
   up.release = () => {
@@ -50,6 +53,7 @@ async function upstream(tag: string): Promise<Upstream> {
   up.server = createServer(async (req, res) => {
     const url = req.url ?? '/';
     if (url === '/health') {
+      up.probes++;
       res.writeHead(up.healthy ? 200 : 503).end();
       return;
     }
@@ -90,6 +94,13 @@ async function upstream(tag: string): Promise<Upstream> {
   await new Promise<void>((r) => up.server.listen(0, '127.0.0.1', r));
   up.url = `http://127.0.0.1:${(up.server.address() as AddressInfo).port}`;
   return up;
+}
+
+/** Polls `check` until it holds (a probe period is 50 ms; a loaded machine may need longer). */
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (const deadline = Date.now() + 5_000; !check(); await sleep(20)) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+  }
 }
 
 /** A URL on which nothing listens (a port bound, then released). */
@@ -293,11 +304,16 @@ describe('gateway limits, upstream failures, health and per-version authorizatio
       return seen;
     };
     assert.deepEqual([...(await tags(30))].sort(), ['a', 'b']);
+    // A probe that started before a flip may report the old state: wait for two after it.
+    const probedTwice = async (ups: Upstream[], what: string) => {
+      const from = ups.map((u) => u.probes);
+      await eventually(() => ups.every((u, i) => u.probes >= (from[i] ?? 0) + 2), what);
+    };
     a.healthy = false;
-    await sleep(300);
+    await probedTwice([a], 'deployment pa failed its probe');
     assert.deepEqual([...(await tags(30))], ['b'], 'no request reaches the unhealthy deployment');
     a.healthy = true;
-    await sleep(400);
+    await probedTwice([a], 'deployment pa passed its probe');
     assert.deepEqual(
       [...(await tags(30))].sort(),
       ['a', 'b'],
@@ -306,12 +322,13 @@ describe('gateway limits, upstream failures, health and per-version authorizatio
     // Both down: no healthy deployment is a 503.
     a.healthy = false;
     b.healthy = false;
-    await sleep(300);
+    await probedTwice([a, b], 'both deployments failed their probes');
     const res = await call('probed', '/who', keys.primary);
     assert.equal(res.status, 503);
     assert.ok((await errorOf(res)).message.length > 0);
     a.healthy = true;
     b.healthy = true;
+    await probedTwice([a, b], 'both deployments passed their probes');
   });
 
   describe('token mode', () => {
@@ -463,5 +480,46 @@ describe('gateway limits, upstream failures, health and per-version authorizatio
       const refused = await chat();
       assert.equal(refused.status, 401, await refused.clone().text());
     });
+  });
+});
+
+describe('gateway health probes stop when the server closes', () => {
+  it('no probe reaches a deployment after close', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aiam-gw-close-'));
+    const up = await upstream('c');
+    try {
+      const server = await startServer({
+        dataDir: dir,
+        port: 0,
+        env: {},
+        logger: silentLogger,
+        gateway: { healthProbeIntervalMs: 20 },
+      });
+      const ml = new MlClient({
+        endpoint: server.url,
+        env: { AWS_SHARED_CREDENTIALS_FILE: server.bootstrap.credentialsPath },
+      });
+      await ml.createWorkspace({ name: 'ws' });
+      const created = await ml.createEndpoint('ws', { name: 'e', authMode: 'key', api: 'http' });
+      await ml.createDeployment('ws', 'e', {
+        name: 'd',
+        upstreamUrl: up.url,
+        trafficWeight: 100,
+        healthProbePath: '/health',
+      });
+      const res = await fetch(`${server.url}/endpoints/e/x`, {
+        headers: { authorization: `Bearer ${created.keys?.primary}` },
+      });
+      assert.equal(res.status, 200);
+      await eventually(() => up.probes >= 2, 'the deployment is probed');
+      await server.close();
+      await sleep(30); // a probe already in flight may still land
+      const atClose = up.probes;
+      await sleep(200);
+      assert.equal(up.probes, atClose, 'no probe after close');
+    } finally {
+      await new Promise((r) => up.server.close(r));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

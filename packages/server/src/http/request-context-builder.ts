@@ -36,7 +36,7 @@ export function buildRequestContext(
 
   map.set('aws:sourceip', facts.sourceIp);
   map.set('aws:securetransport', facts.secureTransport);
-  map.set('aws:currenttime', new Date(facts.receivedAt).toISOString());
+  map.set('aws:currenttime', isoTime(facts.receivedAt));
   map.set('aws:epochtime', Math.floor(facts.receivedAt / 1000));
   if (facts.userAgent !== undefined) map.set('aws:useragent', facts.userAgent);
   if (facts.referer !== undefined) map.set('aws:referer', facts.referer);
@@ -70,3 +70,14 @@ function principalArnOf(who: AuthenticatedPrincipal): string {
 }
 
 const PROTECTED = /^aws:(principal|source|secure|current|epoch|user|referer|tokenissuetime|multifactor)/;
+
+// Under load many requests arrive within the same millisecond: format each instant once.
+let lastIsoMs = Number.NaN;
+let lastIso = '';
+function isoTime(ms: number): string {
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIso;
+}

@@ -5,7 +5,12 @@ import { type Clock, systemClock } from '../clock.js';
 import { AuthenticationError, NotAllowedError } from '../errors.js';
 import type { AuditEntry } from '../observability/audit-writer.js';
 import { type Logger, silentLogger } from '../observability/logger.js';
-import { type Counter, type Histogram, MetricsRegistry } from '../observability/metrics.js';
+import {
+  type Counter,
+  type CounterChild,
+  type Histogram,
+  MetricsRegistry,
+} from '../observability/metrics.js';
 import type { AuthFailureLimiter } from './auth-failure-limiter.js';
 import type {
   AuthenticatedPrincipal,
@@ -62,6 +67,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:/+=-]{1,128}$/;
 
 interface RouteMetrics {
   duration: ReturnType<Histogram['labels']>;
+  /** `aiam_http_requests_total` bound per method, then per status: no label join per request. */
+  requests: Map<string, Map<number, CounterChild>>;
 }
 
 /**
@@ -109,10 +116,32 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
   const metricsFor = (label: string): RouteMetrics => {
     let m = routeMetrics.get(label);
     if (m === undefined) {
-      m = { duration: durations.labels(label) };
+      m = { duration: durations.labels(label), requests: new Map() };
       routeMetrics.set(label, m);
     }
     return m;
+  };
+  const countRequest = (m: RouteMetrics, label: string, method: string, status: number): void => {
+    let byStatus = m.requests.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      m.requests.set(method, byStatus);
+    }
+    let child = byStatus.get(status);
+    if (child === undefined) {
+      child = requests.labels(label, method, String(status));
+      byStatus.set(status, child);
+    }
+    child.inc();
+  };
+  const decisionCounters = new Map<string, CounterChild>();
+  const countDecision = (decision: string): void => {
+    let child = decisionCounters.get(decision);
+    if (child === undefined) {
+      child = decisions.labels(decision);
+      decisionCounters.set(decision, child);
+    }
+    child.inc();
   };
 
   const sourceOf = (req: IncomingMessage): { ip: string; secure: boolean } => {
@@ -273,7 +302,7 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
         );
         const decision = outcome.decision;
         decisionId = outcome.decisionId ?? randomUUID();
-        decisions.inc(1, decision.decision);
+        countDecision(decision.decision);
         if (decision.decision !== 'allowed') {
           audited = true;
           options.audit.record({
@@ -361,8 +390,9 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
       }
     } finally {
       const seconds = (performance.now() - started) / 1000;
-      requests.inc(1, label, method, String(status));
-      metricsFor(label).duration.observe(seconds);
+      const m = metricsFor(label);
+      countRequest(m, label, method, status);
+      m.duration.observe(seconds);
       if (accessLog) {
         log.debug('request', {
           requestId,

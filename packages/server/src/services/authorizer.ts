@@ -10,7 +10,7 @@ import { type Clock, systemClock } from '../clock.js';
 import type { Store } from '../store/store.js';
 import type { NewAuditRecord } from '../store/store-types.js';
 import { timeOrderedId } from '../store/time-ordered-id.js';
-import type { AccessSnapshotCache } from './access-snapshot-cache.js';
+import type { AccessSnapshotCache, AccessView } from './access-snapshot-cache.js';
 
 /** One authorization question, as every route asks it. */
 export interface AuthorizeInput {
@@ -111,6 +111,13 @@ export class ServiceAuthorizer {
   readonly #clock: Clock;
   readonly #recentLimit: number;
   readonly #recent = new Map<string, RecordedDecision>();
+  /**
+   * The ids in `#recent`, oldest first, in a ring: evicting through `Map.keys().next()` walks
+   * the deleted entries V8 keeps at the map's head until it rehashes, which grew to ~3% of a
+   * request's CPU under load.
+   */
+  #ring: (string | undefined)[] = [];
+  #ringNext = 0;
   readonly #audit: boolean;
   readonly #batchSize: number;
   readonly #flushMs: number;
@@ -132,7 +139,9 @@ export class ServiceAuthorizer {
 
   /** Decides one request with the model at the newest committed revision. */
   async authorize(input: AuthorizeInput): Promise<AuthorizeResult> {
-    const view = await this.#cache.view();
+    // The usual case, a fresh view, skips an await: one promise and microtask fewer per request.
+    const cache = this.#cache;
+    const view = cache.stale ? await cache.view() : (cache.latest as AccessView);
     const request: AuthorizationRequest = {
       principal: input.principal,
       action: input.action,
@@ -214,9 +223,12 @@ export class ServiceAuthorizer {
   }
 
   #remember(record: RecordedDecision): void {
+    if (this.#recentLimit <= 0) return;
+    const oldest = this.#ring[this.#ringNext];
+    if (oldest !== undefined) this.#recent.delete(oldest);
+    this.#ring[this.#ringNext] = record.decisionId;
+    this.#ringNext = (this.#ringNext + 1) % this.#recentLimit;
     this.#recent.set(record.decisionId, record);
-    if (this.#recent.size > this.#recentLimit)
-      this.#recent.delete(this.#recent.keys().next().value as string);
   }
 
   #enqueue(record: NewAuditRecord): void {

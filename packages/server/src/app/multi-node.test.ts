@@ -7,7 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import pg from 'pg';
+import { loadKeyring } from '../identity/keyring.js';
 import { FilesystemObjectBackend } from '../objects/filesystem-object-backend.js';
+import { OidcIssuer } from '../oidc/oidc-issuer.js';
 import { createLogger } from '../observability/logger.js';
 import { testPostgresUrl } from '../store/store-test-databases.js';
 import { BOOTSTRAP_CREDENTIALS_FILE } from './bootstrap-administrator.js';
@@ -309,5 +311,45 @@ describe('two aiam nodes on one PostgreSQL schema', { timeout: 60_000 }, () => {
     assert.equal(off.status, 200, await off.clone().text());
     measured.scimDeprovisionOnB = ms(await waitForStatus(b, carol, 401, performance.now()));
     assert.equal((await b.store.getAccessKey(carol.accessKeyId))?.status, 'Inactive');
+  });
+  it("an OIDC signing key rotated through node A's store is in node B's JWKS without a restart", async () => {
+    const kids = async (node: RunningServer): Promise<string[]> => {
+      const res = await fetch(`${node.url}/.well-known/jwks.json`);
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    };
+    const before = await kids(b);
+    assert.deepEqual(await kids(a), before);
+    // A rotation as node A's schedule would do it, 31 days on (the default period is 30 days).
+    const { keyring } = await loadKeyring({ dataDir: a.dataDir, env });
+    const later = Date.now() + 31 * 86_400_000;
+    const rotator = await OidcIssuer.open({
+      store: a.store,
+      keyring,
+      issuer: a.url,
+      clock: { now: () => later },
+    });
+    let rotated: string;
+    try {
+      await rotator.tick();
+      rotated = rotator.keys.activeKid;
+    } finally {
+      await rotator.close();
+    }
+    assert.ok(!before.includes(rotated));
+    const since = performance.now();
+    for (let i = 0; ; i++) {
+      const onB = await kids(b);
+      if (onB.includes(rotated)) {
+        assert.ok(
+          before.every((k) => onB.includes(k)),
+          'the retired key stays published',
+        );
+        measured.signingKeyVisibleOnB = ms(performance.now() - since);
+        break;
+      }
+      assert.ok(i < 200 && performance.now() - since < 2000, "node B's JWKS never showed the rotated key");
+      await new Promise((r) => setTimeout(r, 5));
+    }
   });
 });

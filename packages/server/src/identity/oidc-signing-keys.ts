@@ -117,22 +117,27 @@ export class OidcSigningKeys {
     records: readonly SigningKeyRecord[] = [],
   ): Promise<OidcSigningKeys> {
     const keys = new OidcSigningKeys(options);
-    for (const record of records) {
-      const privateKey = (await importJWK(record.privateJwk, ALG, { extractable: true })) as PrivateKey;
-      keys.#keys.push({ record, privateKey, publicJwk: publicPart(record.privateJwk, record.kid) });
-    }
-    keys.#keys.sort((a, b) => b.record.createdAt - a.record.createdAt);
-    // Only the newest key signs; an older one persisted without a retirement time (an
-    // interrupted rotation) is retired as of the newest key's creation, so it is pruned in time.
-    const newest = keys.#keys[0]?.record;
-    keys.#keys = keys.#keys.map((k, i) =>
-      i > 0 && k.record.retiredAt === undefined && newest !== undefined
-        ? { ...k, record: { ...k.record, retiredAt: newest.createdAt } }
-        : k,
-    );
+    keys.#keys = await liveKeys(records);
     if (keys.#keys.length === 0 || keys.#keys[0]?.record.retiredAt !== undefined) await keys.rotate();
     keys.#rebuild();
     return keys;
+  }
+
+  /**
+   * Takes the key set another node persisted (after its rotation or pruning), so that this node
+   * signs with the same key and publishes the same JWKS. A set without a key that may sign is
+   * ignored (this node keeps its keys). Returns true when the set changed.
+   */
+  async reload(records: readonly SigningKeyRecord[]): Promise<boolean> {
+    const next = await liveKeys(records);
+    if (next.length === 0 || next[0]?.record.retiredAt !== undefined) return false;
+    const shape = (ks: readonly LiveKey[]) => ks.map((k) => `${k.record.kid}/${k.record.retiredAt}`).join();
+    if (shape(next) === shape(this.#keys)) return false;
+    const kids = new Set(next.map((k) => k.record.kid));
+    this.#keys = next;
+    for (const [key, entry] of this.#cache) if (!kids.has(entry.kid)) this.#cache.delete(key);
+    this.#rebuild();
+    return true;
   }
 
   /** The kid of the key that signs now. */
@@ -291,6 +296,24 @@ export class OidcSigningKeys {
   #rebuild(): void {
     this.#jwks = createLocalJWKSet(this.jwks());
   }
+}
+
+// Imports persisted keys, newest first. Only the newest key signs; an older one persisted
+// without a retirement time (an interrupted rotation) is retired as of the newest key's
+// creation, so it is pruned in time.
+async function liveKeys(records: readonly SigningKeyRecord[]): Promise<LiveKey[]> {
+  const keys: LiveKey[] = [];
+  for (const record of records) {
+    const privateKey = (await importJWK(record.privateJwk, ALG, { extractable: true })) as PrivateKey;
+    keys.push({ record, privateKey, publicJwk: publicPart(record.privateJwk, record.kid) });
+  }
+  keys.sort((a, b) => b.record.createdAt - a.record.createdAt);
+  const newest = keys[0]?.record;
+  return keys.map((k, i) =>
+    i > 0 && k.record.retiredAt === undefined && newest !== undefined
+      ? { ...k, record: { ...k.record, retiredAt: newest.createdAt } }
+      : k,
+  );
 }
 
 function publicPart(jwk: JWK, kid: string): JWK {

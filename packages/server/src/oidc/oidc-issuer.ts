@@ -42,6 +42,7 @@ export class OidcIssuer {
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> = Promise.resolve();
+  #unsubscribe: (() => Promise<void>) | undefined;
 
   private constructor(keys: OidcSigningKeys, options: OidcIssuerOptions) {
     this.keys = keys;
@@ -56,18 +57,7 @@ export class OidcIssuer {
   static async open(options: OidcIssuerOptions): Promise<OidcIssuer> {
     if (!(options.rotationPeriodMs === undefined || options.rotationPeriodMs >= 60_000))
       throw new RangeError('rotationPeriodMs must be at least one minute');
-    const stored = await options.store.listSigningKeys();
-    const records: SigningKeyRecord[] = stored.map((k) => ({
-      kid: k.kid,
-      privateJwk: JSON.parse(
-        options.keyring.decryptString(
-          Buffer.from(k.privateJwkCiphertext).toString('utf8'),
-          `oidc-signing-key:${k.kid}`,
-        ),
-      ),
-      createdAt: k.createdAt,
-      ...(k.retiredAt !== null ? { retiredAt: k.retiredAt } : {}),
-    }));
+    const records = await loadRecords(options.store, options.keyring);
     const keys = await OidcSigningKeys.create(
       {
         issuer: options.issuer,
@@ -80,6 +70,11 @@ export class OidcIssuer {
     );
     const issuer = new OidcIssuer(keys, options);
     await issuer.#persist();
+    // Another node's rotation or pruning reaches this node through the store's change
+    // notification ('*' after a lost notification channel), not only at the next restart.
+    issuer.#unsubscribe = await options.store.subscribeChanges((change) => {
+      if (change.kinds.includes('signing-key') || change.kinds.includes('*')) issuer.#reload();
+    });
     return issuer;
   }
 
@@ -105,11 +100,26 @@ export class OidcIssuer {
     return this.#ticking;
   }
 
-  /** Stops the schedule and waits for a running turn. */
+  /** Stops the schedule and the change subscription, and waits for a running turn. */
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    const unsubscribe = this.#unsubscribe;
+    this.#unsubscribe = undefined;
+    await unsubscribe?.();
     await this.#ticking.catch(() => {});
+  }
+
+  // Takes the stored key set, in turn with the rotation schedule so the two never interleave.
+  #reload(): void {
+    this.#ticking = this.#ticking.then(async () => {
+      if (await this.keys.reload(await loadRecords(this.#store, this.#keyring)))
+        this.#log.info('OIDC signing keys reloaded after a change on another node', {
+          active: this.keys.activeKid,
+        });
+    });
+    this.#ticking.catch((err) => this.#log.error('reloading the OIDC signing keys failed', { error: err }));
+    this.#ticking = this.#ticking.catch(() => {});
   }
 
   /** Brings the store in line with the live keys: new ones created, retirements and removals written. */
@@ -134,4 +144,19 @@ export class OidcIssuer {
     const kids = new Set(live.map((r) => r.kid));
     for (const kid of stored.keys()) if (!kids.has(kid)) await this.#store.deleteSigningKey(kid);
   }
+}
+
+// The stored signing keys, private JWKs unsealed.
+async function loadRecords(store: Store, keyring: Keyring): Promise<SigningKeyRecord[]> {
+  return (await store.listSigningKeys()).map((k) => ({
+    kid: k.kid,
+    privateJwk: JSON.parse(
+      keyring.decryptString(
+        Buffer.from(k.privateJwkCiphertext).toString('utf8'),
+        `oidc-signing-key:${k.kid}`,
+      ),
+    ),
+    createdAt: k.createdAt,
+    ...(k.retiredAt !== null ? { retiredAt: k.retiredAt } : {}),
+  }));
 }

@@ -136,7 +136,8 @@ ${serverBlock}
     await new Promise((r) => setTimeout(r, 100));
   }
   const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
-  child.kill('SIGKILL');
+  // SIGTERM, not SIGKILL: the master then stops its worker, which SIGKILL would orphan.
+  await stopChild(child);
   throw new Error(`nginx did not start:\n${log}`);
 }
 

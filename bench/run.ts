@@ -12,6 +12,7 @@ const AREAS: Record<string, () => Promise<BenchArea>> = {
   http: async () => (await import('./http-bench.js')).httpBench,
   store: async () => (await import('./store-bench.js')).storeBench,
   gateway: async () => (await import('./gateway-bench.js')).gatewayBench,
+  s3: async () => (await import('./s3-bench.js')).s3Bench,
   provisioning: async () => (await import('./provisioning-bench.js')).provisioningBench,
 };
 

@@ -13,6 +13,8 @@ import type { DatabaseSchema } from './database-schema.js';
 import { ScimResourceOperations } from './scim-resource-operations.js';
 import { timeOrderedId } from './time-ordered-id.js';
 import type {
+  EncryptedRecord,
+  EncryptedRecordKind,
   AccessKey,
   AccessSnapshot,
   AuditPage,
@@ -428,6 +430,117 @@ export class StoreOperations extends ScimResourceOperations {
       .executeTakeFirst();
     if (Number(r.numDeletedRows) === 0)
       await this.#stale(`setting "${key}"`, await this.getSetting(key), expectedVersion);
+  }
+
+  // ---- encrypted columns (master-key rotation) --------------------------------------------
+
+  /**
+   * Up to `limit` stored ciphertexts of one kind, ordered by id, after `after` (exclusive; null
+   * starts at the beginning). Settings are included only when their value is a keyring
+   * ciphertext (`v1.mk…`).
+   */
+  async listEncryptedRecords(
+    kind: EncryptedRecordKind,
+    after: string | null,
+    limit: number,
+  ): Promise<EncryptedRecord[]> {
+    if (!Number.isInteger(limit) || limit < 1) throw new InputError('limit must be a positive integer');
+    const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
+    switch (kind) {
+      case 'access-key':
+      case 'session': {
+        const table = kind === 'access-key' ? 'access_keys' : 'sessions';
+        let q = this.#db
+          .selectFrom(table)
+          .select(['access_key_id', 'secret_ciphertext'])
+          .orderBy('access_key_id')
+          .limit(limit);
+        if (after !== null) q = q.where('access_key_id', '>', after);
+        return (await q.execute()).map((r) => ({
+          kind,
+          id: r.access_key_id,
+          ciphertext: text(r.secret_ciphertext),
+        }));
+      }
+      case 'signing-key': {
+        let q = this.#db
+          .selectFrom('signing_keys')
+          .select(['kid', 'private_jwk_ciphertext'])
+          .orderBy('kid')
+          .limit(limit);
+        if (after !== null) q = q.where('kid', '>', after);
+        return (await q.execute()).map((r) => ({ kind, id: r.kid, ciphertext: text(r.private_jwk_ciphertext) }));
+      }
+      case 'setting': {
+        let q = this.#db
+          .selectFrom('settings')
+          .select(['key', 'value'])
+          .where('value', 'like', 'v1.mk%')
+          .orderBy('key')
+          .limit(limit);
+        if (after !== null) q = q.where('key', '>', after);
+        return (await q.execute()).map((r) => ({ kind, id: r.key, ciphertext: r.value }));
+      }
+      default:
+        throw new InputError(`unknown encrypted record kind ${JSON.stringify(kind)}`);
+    }
+  }
+
+  /**
+   * Replaces one stored ciphertext if it still equals `previous` (compare-and-set, so a record
+   * changed meanwhile is left alone); true when replaced. A setting keeps its version: the
+   * pepper's id is its version, and re-encryption does not change the secret.
+   */
+  async replaceCiphertext(
+    kind: EncryptedRecordKind,
+    id: string,
+    previous: string,
+    next: string,
+  ): Promise<boolean> {
+    if (next === '') throw new InputError('the new ciphertext is empty');
+    const prev = Buffer.from(previous, 'utf8');
+    const value = Buffer.from(next, 'utf8');
+    let updated: bigint;
+    switch (kind) {
+      case 'access-key':
+      case 'session': {
+        this.#write(kind);
+        const table = kind === 'access-key' ? 'access_keys' : 'sessions';
+        const r = await this.#db
+          .updateTable(table)
+          .set({ secret_ciphertext: value })
+          .where('access_key_id', '=', id)
+          .where('secret_ciphertext', '=', prev)
+          .executeTakeFirst();
+        updated = r.numUpdatedRows;
+        break;
+      }
+      case 'signing-key': {
+        this.#write('signing-key');
+        const r = await this.#db
+          .updateTable('signing_keys')
+          .set({ private_jwk_ciphertext: value })
+          .where('kid', '=', id)
+          .where('private_jwk_ciphertext', '=', prev)
+          .executeTakeFirst();
+        updated = r.numUpdatedRows;
+        break;
+      }
+      case 'setting': {
+        const now = this.#write('setting');
+        const r = await this.#db
+          .updateTable('settings')
+          .set({ value: next, updated_at: now })
+          .where('key', '=', id)
+          .where('value', '=', previous)
+          .executeTakeFirst();
+        updated = r.numUpdatedRows;
+        break;
+      }
+      default:
+        throw new InputError(`unknown encrypted record kind ${JSON.stringify(kind)}`);
+    }
+    return Number(updated) > 0;
   }
 
   // ---- principals (shared) --------------------------------------------------------------
@@ -2110,6 +2223,20 @@ export class StoreOperations extends ScimResourceOperations {
         .execute();
     }
     return rows.map((r) => r.id);
+  }
+
+  /**
+   * One audit record by id, or undefined. Decision ids are audit ids (the pipeline, the
+   * gateway and the S3 API record each decision under its id), so this finds a decision made
+   * on any node, before any restart.
+   */
+  async getAuditRecord(id: string): Promise<AuditRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('audit_records')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row ? toAudit(row) : undefined;
   }
 
   /** Audit records matching the filters, newest first, one page at a time. */

@@ -690,6 +690,45 @@ for (const database of testDatabases()) {
       );
       await assert.rejects(store.queryAudit({ cursor: 'garbage' }), InputError);
     });
+
+    it('reads one audit record by id, its JSON payloads intact, and undefined for an unknown id', async () => {
+      await open();
+      const matched = [
+        {
+          policyId: 'arn:aws:iam::111122223333:policy/p',
+          policyKind: 'identity',
+          sid: 'Deny',
+          effect: 'Deny',
+          statementIndex: 2,
+        },
+      ];
+      const [first, second] = await store.appendAudit([
+        {
+          time: 5000,
+          principal: 'arn:alice',
+          action: 's3:GetObject',
+          resource: 'arn:aws:s3:::b/k',
+          decision: 'explicitDeny',
+          matchedStatements: matched,
+          extra: { reason: 'explicit-deny', missingContextValues: ['aws:sourceip'] },
+        },
+        { time: 5000, action: 'x' },
+      ]);
+      const got = await store.getAuditRecord(first!);
+      assert.equal(got?.id, first);
+      assert.equal(got?.time, 5000);
+      assert.equal(got?.principal, 'arn:alice');
+      assert.equal(got?.resource, 'arn:aws:s3:::b/k');
+      assert.equal(got?.decision, 'explicitDeny');
+      assert.deepEqual(got?.matchedStatements, matched);
+      assert.deepEqual(got?.extra, { reason: 'explicit-deny', missingContextValues: ['aws:sourceip'] });
+      const bare = await store.getAuditRecord(second!);
+      assert.equal(bare?.action, 'x');
+      assert.equal(bare?.matchedStatements, null);
+      assert.equal(bare?.extra, null);
+      assert.equal(await store.getAuditRecord('01890000-0000-7000-8000-000000000000'), undefined);
+      assert.equal(await store.getAuditRecord(''), undefined);
+    });
   });
 }
 

@@ -141,7 +141,7 @@ ${serverBlock}
   throw new Error(`nginx did not start:\n${log}`);
 }
 
-/** One wrk run (1 thread, keep-alive, `--latency`) pinned to core 0. */
+/** One wrk run (1 thread, keep-alive, `--latency`, 30 s timeout) pinned to core 0. */
 export async function wrk(
   url: string,
   headers: Readonly<Record<string, string>>,
@@ -149,7 +149,9 @@ export async function wrk(
   seconds: number,
   pin: boolean,
 ): Promise<WrkResult> {
-  const argv = ['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency'];
+  // --timeout: wrk's default of 2 s counts a slow 64 MiB response on a loaded machine as a
+  // socket error; the benches measure rate, a stall shows in it.
+  const argv = ['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '30s', '--latency'];
   for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}: ${v}`);
   argv.push(url);
   const [cmd, args] = pinned(0, argv, pin);

@@ -76,7 +76,7 @@ export interface ApiRoute<
    * may not act learns nothing about what a valid request looks like): it sees the raw path
    * parameters and the body as a plain object (empty when it is not one).
    */
-  readonly resource: (input: RawInput & { caller: AuthenticatedPrincipal }) => string;
+  readonly resource: (input: RawInput & { caller: AuthenticatedPrincipal }) => string | Promise<string>;
   /** Service condition keys (`iam:PolicyARN`, `aws:RequestTag/…`), from the raw input. */
   readonly conditions?: (input: RawInput) => Record<string, ContextValue | undefined>;
   readonly handle: (

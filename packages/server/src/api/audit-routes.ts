@@ -4,6 +4,7 @@ import { InputError, NotFoundError } from '../errors.js';
 import type { AuthenticatedPrincipal } from '../http/authenticator.js';
 import { buildRequestContext } from '../http/request-context-builder.js';
 import type { AccessView } from '../services/access-snapshot-cache.js';
+import type { RecordedDecision } from '../services/authorizer.js';
 import type { ApiContext } from './api-context.js';
 import { type ApiRoute, apiRoute, pageQuery, rawString } from './api-route.js';
 import { AuditRecordOut, DecisionOut, NoQuery, pageOf } from './api-schemas.js';
@@ -73,6 +74,15 @@ function simulatedCaller(view: AccessView, arn: string): AuthenticatedPrincipal 
   );
 }
 
+/** A decision by id (recent or from the audit trail); undefined for an id that cannot be one. */
+async function recallDecision(
+  ctx: ApiContext,
+  id: string | undefined,
+): Promise<RecordedDecision | undefined> {
+  if (id === undefined || id.length === 0 || id.length > 128) return undefined;
+  return ctx.app.serviceAuthorizer.recall(id);
+}
+
 /** The audit trail, decision explanations and the policy simulator. */
 export function auditRoutes(ctx: ApiContext): ApiRoute[] {
   const { app } = ctx;
@@ -111,17 +121,19 @@ export function auditRoutes(ctx: ApiContext): ApiRoute[] {
       path: '/decisions/{id}',
       tag: 'audit',
       summary:
-        "A recent decision with the engine's trace. Authorized on the decision's own resource: only those who may explain decisions about that resource see it.",
+        "A decision with the engine's trace, recent or from the audit trail (after a restart, or made on another node). Authorized on the decision's own resource: only those who may explain decisions about that resource see it.",
       action: 'aiam:ExplainDecision',
       params: z.strictObject({ id: z.string().min(1).max(128) }),
       query: NoQuery,
       response: DecisionOut,
-      resource: ({ params }) => app.serviceAuthorizer.explain(params.id ?? '')?.resource ?? ctx.auditLogArn(),
-      handle: ({ params }) => {
-        const recorded = app.serviceAuthorizer.explain(params.id);
+      // An unknown id is authorized on the audit log: only those who may explain any decision
+      // learn that it does not exist.
+      resource: async ({ params }) => (await recallDecision(ctx, params.id))?.resource ?? ctx.auditLogArn(),
+      handle: async ({ params }) => {
+        const recorded = await recallDecision(ctx, params.id);
         if (!recorded) {
           throw new NotFoundError(
-            `decision ${params.id} is not among this server's recent decisions; find it in the audit trail (aiam audit)`,
+            `no authorization decision has id ${params.id}; decision ids are in 403 bodies and the audit trail (aiam audit)`,
           );
         }
         return {

@@ -361,6 +361,9 @@ export function gatewaySurface(
           authMode: caller.mode,
           revision: r.revision,
           ...(r.decision.reason ? { reason: r.decision.reason } : {}),
+          ...(r.decision.missingContextValues.length
+            ? { missingContextValues: r.decision.missingContextValues }
+            : {}),
           ...(caller.credentialId ? { credentialId: caller.credentialId } : {}),
         },
       });

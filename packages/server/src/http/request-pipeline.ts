@@ -290,7 +290,8 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
           throw err;
         }
         action = protectedRoute.action;
-        resource = protectedRoute.resource(info, caller);
+        const named = protectedRoute.resource(info, caller);
+        resource = typeof named === 'string' ? named : await named;
         const context = buildRequestContext(
           { sourceIp: ip, secureTransport: secure, receivedAt, userAgent, referer: req.headers.referer },
           caller,
@@ -317,7 +318,10 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
             sourceIp: ip,
             userAgent: userAgent ?? null,
             errorCode: 'ERR_ACCESS_DENIED',
-            extra: { reason: decision.reason, credential: caller.credentialId ?? null },
+            extra: withMissing(
+              { reason: decision.reason, credential: caller.credentialId ?? null },
+              decision,
+            ),
           });
           throw new NotAllowedError(
             `${caller.principal.arn} is not authorized to perform ${action} on ${resource}: ${denyText(decision.reason, action)}.`,
@@ -347,7 +351,7 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
           sourceIp: ip,
           userAgent: userAgent ?? null,
           errorCode: null,
-          extra: { status: response.status, credential: caller.credentialId ?? null },
+          extra: withMissing({ status: response.status, credential: caller.credentialId ?? null }, allowed),
         });
       }
       status = response.status;
@@ -439,6 +443,19 @@ class PipelineRequest implements RequestInfo {
     this.#parsed ??= { value: parseJsonBody(this.body, this.req.headers['content-type']) };
     return this.#parsed.value;
   }
+}
+
+/**
+ * Adds the condition keys the decision lacked to an audit record's payload, so that `explain`
+ * of a decision read back from the audit trail shows them as a recent one does.
+ */
+function withMissing<T extends Record<string, unknown>>(
+  extra: T,
+  decision: { readonly missingContextValues: readonly string[] },
+): T & { missingContextValues?: readonly string[] } {
+  return decision.missingContextValues.length === 0
+    ? extra
+    : { ...extra, missingContextValues: decision.missingContextValues };
 }
 
 function denyText(reason: string | undefined, action: string): string {

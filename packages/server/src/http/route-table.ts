@@ -68,8 +68,11 @@ export interface ProtectedRoute {
   readonly auth: AuthScheme | readonly AuthScheme[];
   /** The IAM action the engine decides, e.g. `iam:CreateUser`; must be in the catalog. */
   readonly action: string;
-  /** The ARN the action applies to, computed from the request (and the caller, for "self"). */
-  readonly resource: (req: RequestInfo, caller: AuthenticatedPrincipal) => string;
+  /**
+   * The ARN the action applies to, computed from the request (and the caller, for "self").
+   * A promise only where the ARN must be read (a stored decision's own resource).
+   */
+  readonly resource: (req: RequestInfo, caller: AuthenticatedPrincipal) => string | Promise<string>;
   /** Service condition keys of the request (`iam:PolicyARN`, `aws:RequestTag/…`). */
   readonly conditions?: (
     req: RequestInfo,

@@ -305,7 +305,17 @@ export class S3ApiHandler {
         decision: d.decision.decision,
         matchedStatements: d.decision.matched,
         errorCode: d.decision.decision === 'allowed' ? errorCode : 'AccessDenied',
-        extra,
+        // What `explain` of this decision id shows once it has left the server's memory.
+        extra:
+          d.decision.reason === undefined && d.decision.missingContextValues.length === 0
+            ? extra
+            : {
+                ...extra,
+                ...(d.decision.reason ? { reason: d.decision.reason } : {}),
+                ...(d.decision.missingContextValues.length
+                  ? { missingContextValues: d.decision.missingContextValues }
+                  : {}),
+              },
       });
     }
   }

@@ -11,6 +11,7 @@ import type { Store } from '../store/store.js';
 import type { NewAuditRecord } from '../store/store-types.js';
 import { timeOrderedId } from '../store/time-ordered-id.js';
 import type { AccessSnapshotCache, AccessView } from './access-snapshot-cache.js';
+import { auditedDecision } from './audited-decision.js';
 
 /** One authorization question, as every route asks it. */
 export interface AuthorizeInput {
@@ -200,6 +201,30 @@ export class ServiceAuthorizer {
   /** A recent decision by id, with its trace; undefined once it has left the bounded map. */
   explain(decisionId: string): RecordedDecision | undefined {
     return this.#recent.get(decisionId);
+  }
+
+  /**
+   * A decision by id, with its trace: a recent one from memory, any other from the audit trail
+   * (made before a restart or on another node; kept in memory once read). Undefined when no
+   * audit record has that id or the record is not an authorization decision.
+   */
+  async recall(decisionId: string): Promise<RecordedDecision | undefined> {
+    const recent = this.#recent.get(decisionId);
+    if (recent) return recent;
+    const record = await this.#store.getAuditRecord(decisionId);
+    const d = record && auditedDecision(record);
+    if (!d) return undefined;
+    const recorded = new LazyRecordedDecision(
+      d.decisionId,
+      d.time,
+      d.revision,
+      d.principal,
+      d.action,
+      d.resource,
+      d.decision,
+    );
+    this.#remember(recorded);
+    return recorded;
   }
 
   /** Writes every queued audit record now (call before shutdown). */

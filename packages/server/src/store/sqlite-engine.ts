@@ -1,7 +1,24 @@
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { DatabaseSchema } from './database-schema.js';
-import type { StoreEngine } from './store-engine.js';
+import type { AuditRowValues, StoreEngine } from './store-engine.js';
+
+const AUDIT_COLUMNS = [
+  'id',
+  'time',
+  'request_id',
+  'principal',
+  'action',
+  'resource',
+  'decision',
+  'matched_statements',
+  'source_ip',
+  'user_agent',
+  'error_code',
+  'extra',
+] as const;
+/** Rows per multi-row audit INSERT: 600 parameters, well under SQLite's limit (32766). */
+const AUDIT_ROWS_PER_STATEMENT = 50;
 
 /** Options of the embedded engine. */
 export interface SqliteEngineOptions {
@@ -30,6 +47,37 @@ export function createSqliteEngine(options: SqliteEngineOptions): StoreEngine {
   database.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
   database.pragma('foreign_keys = ON');
   const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database }) });
+  // Audit appends run on every batch of decisions under load: prepared once (lazily, after the
+  // migrations created the table) instead of Kysely building, compiling and preparing a
+  // 500-row INSERT per batch (~7% of the server's CPU). Synchronous stays FULL for them too:
+  // it is a property of the connection, not of a transaction, and this single connection
+  // also commits access data (a revoked key must survive a power cut). Audit batches amortize
+  // the fsync anyway.
+  const columns = `insert into audit_records (${AUDIT_COLUMNS.join(', ')}) values `;
+  const tuple = `(${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
+  let insertOne: Database.Statement | undefined;
+  let insertMany: Database.Statement | undefined;
+  const params: unknown[] = [];
+  const insertAuditRows = (rows: readonly AuditRowValues[]): void => {
+    let i = 0;
+    if (rows.length >= AUDIT_ROWS_PER_STATEMENT) {
+      insertMany ??= database.prepare(
+        columns + Array.from({ length: AUDIT_ROWS_PER_STATEMENT }, () => tuple).join(', '),
+      );
+      for (; i + AUDIT_ROWS_PER_STATEMENT <= rows.length; i += AUDIT_ROWS_PER_STATEMENT) {
+        params.length = 0;
+        for (let j = i; j < i + AUDIT_ROWS_PER_STATEMENT; j++) pushAuditRow(params, rows[j]!);
+        insertMany.run(params);
+      }
+    }
+    if (i < rows.length) insertOne ??= database.prepare(columns + tuple);
+    for (; i < rows.length; i++) {
+      params.length = 0;
+      pushAuditRow(params, rows[i]!);
+      insertOne!.run(params);
+    }
+    params.length = 0;
+  };
   return {
     kind: 'sqlite',
     db,
@@ -43,6 +91,24 @@ export function createSqliteEngine(options: SqliteEngineOptions): StoreEngine {
       // One process owns an embedded store: listeners are called in-process after commit.
     },
     listen: async () => async () => {},
+    insertAuditRows,
     close: () => db.destroy(),
   };
+}
+
+function pushAuditRow(params: unknown[], r: AuditRowValues): void {
+  params.push(
+    r.id,
+    r.time,
+    r.request_id,
+    r.principal,
+    r.action,
+    r.resource,
+    r.decision,
+    r.matched_statements,
+    r.source_ip,
+    r.user_agent,
+    r.error_code,
+    r.extra,
+  );
 }

@@ -2,6 +2,9 @@ import type { Kysely } from 'kysely';
 import type { DatabaseSchema } from './database-schema.js';
 import type { DialectTypes } from './migrations.js';
 
+/** The column values of one `audit_records` row. */
+export type AuditRowValues = DatabaseSchema['audit_records'];
+
 /**
  * What differs between the two engines; everything else (every query) is shared and goes
  * through Kysely. One implementation per engine: `sqlite-engine.ts`, `postgres-engine.ts`.
@@ -23,5 +26,11 @@ export interface StoreEngine {
    * missed (the channel dropped and was re-established). Returns a stop function.
    */
   listen(onPayload: (payload: string) => void, onLost: () => void): Promise<() => Promise<void>>;
+  /**
+   * SQLite only: inserts audit rows with statements prepared once per store. Synchronous, on
+   * the engine's single connection, so call it only inside a write transaction (the rows are
+   * part of it). Absent on PostgreSQL, where appends go through Kysely.
+   */
+  readonly insertAuditRows?: (rows: readonly AuditRowValues[]) => void;
   close(): Promise<void>;
 }

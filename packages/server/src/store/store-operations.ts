@@ -77,6 +77,8 @@ export interface OperationsContext {
   touched: Set<string>;
   /** False outside a write transaction: mutations then refuse to run. */
   writable: boolean;
+  /** The engine's prepared audit insert (SQLite), run on this transaction's connection. */
+  insertAuditRows?: (rows: readonly Row<'audit_records'>[]) => void;
 }
 
 // AWS IAM name grammars (CreateUser/CreateRole: [\w+=,.@-]{1,64}; CreateGroup/CreatePolicy: 1..128).
@@ -2213,9 +2215,13 @@ export class StoreOperations extends ScimResourceOperations {
       error_code: r.errorCode ?? null,
       extra: r.extra === undefined ? null : json(r.extra),
     }));
+    const insert = this.#ctx.insertAuditRows;
+    if (insert) {
+      insert(rows);
+      return rows.map((r) => r.id);
+    }
     // One multi-row INSERT per chunk (a VALUES list; a JSON parameter expanded by json_each
-    // measured slower on SQLite), chunked to stay under SQLite's bound-parameter limit (32766)
-    // and PostgreSQL's (65535).
+    // measured slower on SQLite), chunked to stay under PostgreSQL's bound-parameter limit (65535).
     for (let i = 0; i < rows.length; i += 500) {
       await this.#db
         .insertInto('audit_records')

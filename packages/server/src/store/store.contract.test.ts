@@ -691,6 +691,49 @@ for (const database of testDatabases()) {
       await assert.rejects(store.queryAudit({ cursor: 'garbage' }), InputError);
     });
 
+    it('appends a batch of many rows (full statements and a remainder) in order, all or none', async () => {
+      await open();
+      const records = Array.from({ length: 123 }, (_, i) => ({
+        id: `audit-${String(i).padStart(3, '0')}`,
+        time: 7000 + i,
+        requestId: i % 2 ? `req-${i}` : undefined,
+        sourceIp: '192.0.2.1',
+        userAgent: 'ua',
+        errorCode: i === 122 ? 'AccessDenied' : undefined,
+        extra: { i },
+      }));
+      const ids = await store.appendAudit(records);
+      assert.deepEqual(
+        ids,
+        records.map((r) => r.id),
+      );
+      const last = await store.getAuditRecord('audit-122');
+      assert.deepEqual(
+        { ...last },
+        {
+          id: 'audit-122',
+          time: 7122,
+          requestId: null,
+          principal: null,
+          action: null,
+          resource: null,
+          decision: null,
+          matchedStatements: null,
+          sourceIp: '192.0.2.1',
+          userAgent: 'ua',
+          errorCode: 'AccessDenied',
+          extra: { i: 122 },
+        },
+      );
+      assert.equal((await store.getAuditRecord('audit-051'))?.requestId, 'req-51');
+      assert.equal((await store.queryAudit({ from: 7000, limit: 1000 })).records.length, 123);
+      // A duplicate id in the remainder fails the batch: no row of it is kept.
+      const again = Array.from({ length: 60 }, (_, i) => ({ id: `again-${i}`, time: 8000 + i }));
+      again[55] = { id: 'audit-000', time: 8055 };
+      await assert.rejects(store.appendAudit(again));
+      assert.equal((await store.queryAudit({ from: 8000 })).records.length, 0);
+    });
+
     it('reads one audit record by id, its JSON payloads intact, and undefined for an unknown id', async () => {
       await open();
       const matched = [

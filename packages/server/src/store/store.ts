@@ -101,6 +101,7 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
     clock,
     touched: new Set(),
     writable,
+    insertAuditRows: engine.insertAuditRows,
   });
 
   const inTransaction = async <T>(

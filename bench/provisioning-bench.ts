@@ -289,6 +289,7 @@ async function runProvisioningBench(options: BenchOptions): Promise<BenchOutcome
         good ? 'ok' : `FAILED (applied ${r.applied}/${r.changes}, ${r.changesAfter} left after)`,
       ]);
       for (const [phase, ms] of Object.entries(r.phases)) phaseRows.push([backend.name, phase, seconds(ms)]);
+      console.log(`${backend.name}: apply of ${r.changes} changes in ${seconds(run.wallMs)}`);
     }
     for (const backend of backends) {
       const run = await benchScim(backend, sizes.scimUsers);
@@ -302,6 +303,7 @@ async function runProvisioningBench(options: BenchOptions): Promise<BenchOutcome
         mib(run.serverPeakKiB),
         good ? 'ok' : `FAILED (${run.failed} refused, ${run.listed} listed)`,
       ]);
+      console.log(`${backend.name}: SCIM ${run.created} users in ${seconds(run.ms)}`);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

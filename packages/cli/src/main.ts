@@ -1,6 +1,7 @@
 import { isAiamError } from '@aiam/policy';
 import { type CliIo, type Command, processIo, UsageError } from './cli-io.js';
 import { accessKeyCommand } from './commands/access-key-command.js';
+import { adminCommand } from './commands/admin-command.js';
 import { auditCommand } from './commands/audit-command.js';
 import { endpointCommand } from './commands/endpoint-command.js';
 import { explainCommand } from './commands/explain-command.js';
@@ -53,6 +54,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   whocan: whocanCommand,
   simulate: simulateCommand,
   'scim-token': scimTokenCommand,
+  admin: adminCommand,
 };
 
 function usage(): string {

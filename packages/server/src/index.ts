@@ -13,3 +13,8 @@ export {
 } from './app/start-server.js';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './observability/logger.js';
 export { controlPlaneOpenApi, controlPlaneRoutes } from './api/control-plane-routes.js';
+export {
+  type RotateStoreMasterKeyOptions,
+  rotateStoreMasterKey,
+  type StoreMasterKeyRotation,
+} from './services/master-key-rotation.js';

@@ -115,3 +115,17 @@ export {
   type ProfileSession,
   type VerifiedDomainLink,
 } from './domain-service.js';
+/** Master-key rotation over the store: re-encrypt every stored secret, retire old keys. */
+export {
+  countCiphertextsNotUnder,
+  ENCRYPTED_RECORD_KINDS,
+  encryptionContext,
+  type ReencryptionCounts,
+  type ReencryptStoreOptions,
+  type RotateStoreMasterKeyOptions,
+  reencryptStore,
+  retireOldMasterKeys,
+  rotateStoreMasterKey,
+  type StoreMasterKeyRotation,
+  type StoreReencryptionReport,
+} from './master-key-rotation.js';

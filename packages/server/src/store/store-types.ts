@@ -265,6 +265,18 @@ export interface NewSigningKey {
   notAfter?: number | null;
 }
 
+/** The kinds of record that hold a ciphertext made with the master keyring. */
+export type EncryptedRecordKind = 'access-key' | 'session' | 'signing-key' | 'setting';
+
+/** One stored ciphertext, as `listEncryptedRecords` returns it (for master-key rotation). */
+export interface EncryptedRecord {
+  kind: EncryptedRecordKind;
+  /** The row's key: access key id, session access key id, signing key kid or setting key. */
+  id: string;
+  /** The keyring ciphertext (`v1.<keyId>.…`). */
+  ciphertext: string;
+}
+
 /** An external OIDC issuer aiam trusts for federation (CI, Kubernetes). */
 export interface TrustedIssuer {
   issuer: string;

@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { BOOTSTRAP_CREDENTIALS_FILE } from '../app/bootstrap-administrator.js';
+import { startServer } from '../app/start-server.js';
+import { PreconditionFailedError } from '../errors.js';
+import { generateMasterKey, loadKeyring } from '../identity/keyring.js';
+import { createLogger } from '../observability/logger.js';
+import { openStore } from '../store/open-store.js';
+import { accessKeySecretContext } from './iam-service.js';
+import {
+  countCiphertextsNotUnder,
+  reencryptStore,
+  retireOldMasterKeys,
+  rotateStoreMasterKey,
+} from './master-key-rotation.js';
+
+type Bytes = string | ArrayBuffer | ArrayBufferView;
+const toBuffer = (d: Bytes): Buffer =>
+  typeof d === 'string'
+    ? Buffer.from(d, 'utf8')
+    : ArrayBuffer.isView(d)
+      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
+      : Buffer.from(d);
+
+class NodeSha256 {
+  #h: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
+  constructor(secret?: Bytes) {
+    this.#h = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
+  }
+  update(data: Bytes): void {
+    this.#h.update(toBuffer(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.#h.digest());
+  }
+  reset(): void {}
+}
+
+async function signedGet(url: string, creds: { accessKeyId: string; secretAccessKey: string }) {
+  const u = new URL(url);
+  const signer = new SignatureV4({
+    credentials: creds,
+    region: 'us-east-1',
+    service: 'aiam',
+    sha256: NodeSha256,
+  });
+  const signed = await signer.sign({
+    method: 'GET',
+    protocol: u.protocol,
+    hostname: u.hostname,
+    port: Number(u.port),
+    path: u.pathname,
+    query: {},
+    headers: { host: u.host },
+  });
+  const h: Record<string, string> = {};
+  for (const [k, v] of Object.entries(signed.headers)) if (k !== 'host') h[k] = String(v);
+  return fetch(url, { headers: h });
+}
+
+const silent = () => createLogger({ level: 'silent', write: () => {} });
+
+/** Starts a server on `dataDir`, runs `fn` against it, stops it. */
+async function withServer<T>(
+  dataDir: string,
+  fn: (url: string) => Promise<T>,
+  env: Record<string, string> = {},
+): Promise<T> {
+  const server = await startServer({ dataDir, port: 0, env, logger: silent() });
+  try {
+    return await fn(server.url);
+  } finally {
+    await server.close();
+  }
+}
+
+/** Every file of the SQLite database (main file, WAL, journal) as one buffer. */
+async function databaseBytes(dataDir: string): Promise<Buffer> {
+  const files = (await readdir(dataDir)).filter((f) => f.startsWith('aiam.db'));
+  return Buffer.concat(await Promise.all(files.map((f) => readFile(join(dataDir, f)))));
+}
+
+describe('master-key rotation over the real store', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'aiam-mk-rotate-'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('re-encrypts every secret; the restarted server authenticates the old key and serves the same JWKS', async () => {
+    const dataDir = join(root, 'file');
+    const { creds, jwks } = await withServer(dataDir, async (url) => {
+      const ini = await readFile(join(dataDir, BOOTSTRAP_CREDENTIALS_FILE), 'utf8');
+      const creds = {
+        accessKeyId: /aws_access_key_id\s*=\s*(\S+)/.exec(ini)![1]!,
+        secretAccessKey: /aws_secret_access_key\s*=\s*(\S+)/.exec(ini)![1]!,
+      };
+      assert.equal((await signedGet(`${url}/api/v1/server-info`, creds)).status, 200);
+      return { creds, jwks: await (await fetch(`${url}/.well-known/jwks.json`)).json() };
+    });
+    assert.ok((jwks as { keys: unknown[] }).keys.length > 0, 'the server made an OIDC signing key');
+
+    // A stored temporary session (its secret is keyring ciphertext too), and a few more records.
+    const before = (await loadKeyring({ dataDir, env: {} })).keyring;
+    const oldKeyId = before.activeKeyId;
+    const store = await openStore({ url: `sqlite:${join(dataDir, 'aiam.db')}` });
+    await store.createSession({
+      accessKeyId: 'ASIAROTATIONTEST0001',
+      secretCiphertext: Buffer.from(
+        before.encrypt('s'.repeat(40), accessKeySecretContext('ASIAROTATIONTEST0001')),
+      ),
+      sessionTokenHash: 'h1.p1.x',
+      principalArn: 'arn:aws:iam::000000000000:user/admin',
+      expiresAt: Date.now() + 3_600_000,
+    });
+    assert.ok((await countCiphertextsNotUnder(store, oldKeyId)) === 0);
+    const total = (await reencryptStore(store, before)).alreadyCurrent;
+    assert.ok(total >= 4, `pepper, access key, session and signing key are found (${total})`);
+    await store.close();
+    assert.ok((await databaseBytes(dataDir)).includes(`v1.${oldKeyId}.`), 'the scan can see ciphertexts');
+
+    // Killed half-way: the first batch commits, then the process "dies".
+    await assert.rejects(
+      rotateStoreMasterKey({
+        dataDir,
+        env: {},
+        batchSize: 1,
+        onBatch: ({ batch }) => {
+          if (batch === 1) throw new Error('killed');
+        },
+      }),
+      /killed/,
+    );
+    const mid = await loadKeyring({ dataDir, env: {} });
+    assert.deepEqual(mid.keyring.keyIds.slice(1), [oldKeyId], 'the old key is kept for decryption');
+    const midStore = await openStore({ url: `sqlite:${join(dataDir, 'aiam.db')}` });
+    try {
+      const stale = await countCiphertextsNotUnder(midStore, mid.keyring.activeKeyId);
+      assert.equal(stale, total - 1, 'exactly the first batch was re-encrypted');
+      await assert.rejects(retireOldMasterKeys(midStore, dataDir), PreconditionFailedError);
+    } finally {
+      await midStore.close();
+    }
+    assert.equal((await loadKeyring({ dataDir, env: {} })).keyring.keyIds.length, 2, 'nothing retired');
+
+    const done = await rotateStoreMasterKey({
+      dataDir,
+      env: {},
+      resume: true,
+      retireOld: true,
+      batchSize: 2,
+    });
+    assert.equal(done.newKeyId, mid.keyring.activeKeyId, 'resume adds no further key');
+    assert.equal(done.report.reencrypted, total - 1);
+    assert.equal(done.report.alreadyCurrent, 1);
+    assert.deepEqual(done.retired, [oldKeyId]);
+    assert.deepEqual((await loadKeyring({ dataDir, env: {} })).keyring.keyIds, [done.newKeyId]);
+    assert.equal((await databaseBytes(dataDir)).includes(oldKeyId), false, 'no ciphertext under the old key');
+
+    // Idempotent: a second pass changes nothing.
+    const again = await rotateStoreMasterKey({ dataDir, env: {}, resume: true });
+    assert.equal(again.report.reencrypted, 0);
+    assert.equal(again.report.alreadyCurrent, total);
+
+    await withServer(dataDir, async (url) => {
+      assert.equal(
+        (await signedGet(`${url}/api/v1/server-info`, creds)).status,
+        200,
+        'same secret still works',
+      );
+      const wrong = { ...creds, secretAccessKey: 'x'.repeat(40) };
+      assert.equal((await signedGet(`${url}/api/v1/server-info`, wrong)).status, 401);
+      assert.deepEqual(await (await fetch(`${url}/.well-known/jwks.json`)).json(), jwks);
+    });
+  });
+
+  it('with keys from the environment, returns what the operator must set and re-encrypts under it', async () => {
+    const dataDir = join(root, 'env');
+    const old = generateMasterKey();
+    const env = { AIAM_MASTER_KEY: old.key.toString('base64') };
+    await withServer(dataDir, async () => {}, env);
+    const r = await rotateStoreMasterKey({ dataDir, env });
+    assert.equal(r.source, 'env');
+    assert.ok(r.envKeys);
+    assert.deepEqual(r.envKeys.previous, [env.AIAM_MASTER_KEY]);
+    assert.notEqual(r.newKeyId, old.id);
+    assert.ok(r.report.byKind.setting.reencrypted === 1 && r.report.byKind['access-key'].reencrypted === 1);
+    assert.deepEqual(
+      await readdir(dataDir).then((f) => f.includes('master.key')),
+      false,
+      'no key file written',
+    );
+    const store = await openStore({ url: `sqlite:${join(dataDir, 'aiam.db')}` });
+    try {
+      assert.equal(await countCiphertextsNotUnder(store, r.newKeyId), 0);
+      // The new key alone decrypts everything: the old one may be dropped from the environment.
+      const onlyNew = (await loadKeyring({ dataDir, env: { AIAM_MASTER_KEY: r.envKeys.active } })).keyring;
+      assert.deepEqual(onlyNew.keyIds, [r.newKeyId]);
+      assert.equal(onlyNew.activeKeyId, r.newKeyId);
+      assert.equal((await reencryptStore(store, onlyNew)).reencrypted, 0);
+    } finally {
+      await store.close();
+    }
+    await withServer(
+      dataDir,
+      async (url) => {
+        assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      },
+      { AIAM_MASTER_KEY: r.envKeys.active },
+    );
+  });
+});

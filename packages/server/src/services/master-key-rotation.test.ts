@@ -8,9 +8,10 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { BOOTSTRAP_CREDENTIALS_FILE } from '../app/bootstrap-administrator.js';
 import { startServer } from '../app/start-server.js';
 import { PreconditionFailedError } from '../errors.js';
-import { generateMasterKey, loadKeyring } from '../identity/keyring.js';
+import { generateMasterKey, Keyring, loadKeyring } from '../identity/keyring.js';
 import { createLogger } from '../observability/logger.js';
 import { openStore } from '../store/open-store.js';
+import { testDatabases } from '../store/store-test-databases.js';
 import { accessKeySecretContext } from './iam-service.js';
 import {
   countCiphertextsNotUnder,
@@ -217,3 +218,60 @@ describe('master-key rotation over the real store', () => {
     );
   });
 });
+
+for (const db of testDatabases()) {
+  describe(`reencryptStore on ${db.id}`, () => {
+    after(() => db.cleanup());
+
+    it('re-encrypts each kind with its associated data, pages in batches, and compare-and-sets', async () => {
+      const store = await db.open();
+      const oldKey = generateMasterKey();
+      const old = new Keyring(oldKey);
+      await store.createUser({ name: 'alice' });
+      const ids = ['AKIAROTATE0000000001', 'AKIAROTATE0000000002'];
+      for (const id of ids) {
+        const sealed = old.encrypt(`secret-${id}`, accessKeySecretContext(id));
+        await store.createAccessKey({
+          userName: 'alice',
+          accessKeyId: id,
+          secretCiphertext: Buffer.from(sealed),
+        });
+      }
+      await store.createSigningKey({
+        kid: 'k1',
+        alg: 'ES256',
+        privateJwkCiphertext: Buffer.from(old.encrypt('{"d":"x"}', 'oidc-signing-key:k1')),
+        publicJwk: '{}',
+      });
+      const pepper = await store.putSetting('pepper', old.encrypt('pepper-bytes', 'setting:pepper'), null);
+      await store.putSetting('plain', 'not a ciphertext', null);
+
+      const next = new Keyring(generateMasterKey(), [generateMasterKey()]);
+      await assert.rejects(reencryptStore(store, next), /ERR_MASTER_KEY_UNKNOWN|does not have/);
+
+      const rotated = new Keyring(generateMasterKey(), [oldKey]);
+      const report = await reencryptStore(store, rotated, { batchSize: 1 });
+      assert.equal(report.reencrypted, 4);
+      assert.deepEqual(report.byKind['access-key'], { reencrypted: 2, alreadyCurrent: 0, skippedChanged: 0 });
+      assert.ok(report.batches >= 6, 'one record per transaction');
+      assert.equal(await countCiphertextsNotUnder(store, rotated.activeKeyId), 0);
+      for (const id of ids) {
+        const k = await store.getAccessKey(id);
+        const text = Buffer.from(k!.secretCiphertext).toString('utf8');
+        assert.equal(rotated.decryptString(text, accessKeySecretContext(id)), `secret-${id}`);
+      }
+      const p = await store.getSetting('pepper');
+      assert.equal(p?.version, pepper.version, 'the pepper keeps its version (its id)');
+      assert.equal(rotated.decryptString(p!.value, 'setting:pepper'), 'pepper-bytes');
+      assert.equal((await store.getSetting('plain'))?.value, 'not a ciphertext');
+      const [sk] = await store.listSigningKeys();
+      assert.equal(
+        rotated.decryptString(Buffer.from(sk!.privateJwkCiphertext).toString(), 'oidc-signing-key:k1'),
+        '{"d":"x"}',
+      );
+      // Compare-and-set: a stale previous value changes nothing.
+      assert.equal(await store.replaceCiphertext('setting', 'pepper', 'stale', 'v1.x'), false);
+      assert.equal((await reencryptStore(store, rotated)).reencrypted, 0);
+    });
+  });
+}

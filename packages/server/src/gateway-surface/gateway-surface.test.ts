@@ -9,6 +9,7 @@ import { AiamClient, MlClient, signRequest } from '@aiam/client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import OpenAI from 'openai';
 import { type RunningServer, startServer } from '../app/start-server.js';
+import { StoreOperations } from '../store/store-operations.js';
 import { GATEWAY_TOKEN_AUDIENCE } from './gateway-surface.js';
 
 interface Upstream {
@@ -287,6 +288,67 @@ describe('inference gateway on /endpoints/{name}/… (in-process server)', () =>
       headers: { authorization: `Bearer ${keys.secondary}` },
     });
     assert.equal(withKey.status, 401);
+  });
+
+  it('a steady stream to one endpoint reads nothing from the store and signs one caller statement', async () => {
+    const call = () =>
+      fetch(`${server.url}/endpoints/online_endpoint/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys.secondary}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'myModel', messages: [] }),
+      });
+    assert.equal((await call()).status, 200, 'warm: endpoint and key resolved at this revision');
+    // Count every store operation except the audit append (telemetry writes are expected). The
+    // store's own methods are fixed properties; each call runs on a StoreOperations instance.
+    const calls: string[] = [];
+    const restore: (() => void)[] = [];
+    for (let o = StoreOperations.prototype; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+      const proto = o as unknown as Record<string, unknown>;
+      for (const name of Object.getOwnPropertyNames(proto)) {
+        const fn = proto[name];
+        if (name === 'constructor' || name === 'appendAudit' || typeof fn !== 'function') continue;
+        proto[name] = function (this: unknown, ...args: unknown[]) {
+          calls.push(name);
+          return (fn as (...a: unknown[]) => unknown).apply(this, args);
+        };
+        restore.push(() => {
+          proto[name] = fn;
+        });
+      }
+    }
+    const before = v1.seen.length;
+    try {
+      for (let i = 0; i < 50; i++) assert.equal((await call()).status, 200);
+    } finally {
+      for (const r of restore) r();
+    }
+    assert.deepEqual(calls, [], 'no store reads per request');
+    assert.ok(restore.length > 50, 'the store operations were wrapped');
+    const seen = v1.seen.slice(before);
+    assert.equal(seen.length, 50);
+    const statements = new Set(seen.map((s) => String(s.headers['x-aiam-caller'])));
+    assert.equal(statements.size, 1, 'one statement reused across the stream');
+    const requestIds = new Set(seen.map((s) => String(s.headers['x-aiam-request-id'])));
+    assert.equal(requestIds.size, 50, 'each request keeps its own request id header');
+    const jwks = createRemoteJWKSet(new URL(`${server.url}/.well-known/jwks.json`));
+    const [statement] = statements;
+    const { payload } = await jwtVerify(String(statement), jwks, { audience: created('online_endpoint') });
+    assert.equal(payload.request_id, undefined, 'the request id is no claim of a reusable statement');
+    assert.equal(payload.sub, `${created('online_endpoint')}/key/secondary`);
+    assert.ok(typeof payload.jti === 'string' && payload.jti.length > 0);
+
+    // Any change of access data (here a deny assignment, then its removal) retires the statement.
+    const deny = await admin.createDenyAssignment({
+      name: 'retire-statement',
+      scope: 'workspace/ml_workspace/endpoint/online_endpoint',
+      principals: ['*'],
+      permissions: { dataActions: ['ml:InvokeEndpoint'] },
+    });
+    assert.equal((await call()).status, 403, 'revoked at once despite the cached statement');
+    await admin.deleteDenyAssignment(deny.id);
+    assert.equal((await call()).status, 200);
+    const fresh = String(v1.seen.at(-1)?.headers['x-aiam-caller']);
+    assert.notEqual(fresh, statement, 'a new statement after the access model changed');
   });
 
   it('seed 000: system-assigned identities live and die with their workspace and endpoint', async () => {

@@ -9,6 +9,7 @@ import {
 } from '../identity/credential-ids.js';
 import type { SecretHasher } from '../identity/secret-hash.js';
 import type { OnlineEndpoint } from '../store/ml-registry-types.js';
+import type { BearerKey } from '../store/store-types.js';
 import type { Store, StoreTransaction } from '../store/store.js';
 
 /** The two key slots of an endpoint, as Azure ML's primary and secondary keys. */
@@ -129,9 +130,24 @@ export class EndpointKeyService {
       throw new AuthenticationError('not an endpoint key');
     const endpoint = await this.#store.getEndpoint(endpointName);
     if (!endpoint) throw new AuthenticationError('unknown endpoint');
+    return { endpoint, ...(await this.authenticateKeyOf(endpoint, presentedKey)) };
+  }
+
+  /**
+   * {@link authenticateEndpointKey} for an endpoint the caller already resolved (the gateway
+   * holds it per store revision), with the bearer-key lookup replaceable by a cache of the same
+   * store revision. Same errors.
+   */
+  async authenticateKeyOf(
+    endpoint: Pick<OnlineEndpoint, 'arn' | 'authMode'>,
+    presentedKey: string,
+    lookup: (hash: string) => Promise<BearerKey | undefined> = (hash) => this.#store.getBearerKey({ hash }),
+  ): Promise<Omit<EndpointKeyPrincipal, 'endpoint'>> {
+    if (typeof presentedKey !== 'string' || !isBearerKey(presentedKey, ENDPOINT_KEY_PREFIX))
+      throw new AuthenticationError('not an endpoint key');
     if (endpoint.authMode !== 'key') throw new AuthenticationError('endpoint does not take keys');
     for (const hash of this.#hasher.candidates(presentedKey)) {
-      const stored = await this.#store.getBearerKey({ hash });
+      const stored = await lookup(hash);
       if (!stored) continue;
       const valid = this.#hasher.verify(presentedKey, stored.hash);
       if (
@@ -141,7 +157,7 @@ export class EndpointKeyService {
         stored.status !== 'Active'
       )
         throw new AuthenticationError('key does not belong to this endpoint or is inactive');
-      return { endpoint, slot: stored.purpose.slice(PURPOSE.length) as EndpointKeySlot, keyId: stored.id };
+      return { slot: stored.purpose.slice(PURPOSE.length) as EndpointKeySlot, keyId: stored.id };
     }
     throw new AuthenticationError('unknown key');
   }

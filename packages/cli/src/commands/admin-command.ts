@@ -89,6 +89,19 @@ export async function runRotateMasterKey(
     resume: s.resume,
     retireOld: s.retireOld,
     ...(s.batchSize !== undefined ? { batchSize: s.batchSize } : {}),
+    onKeyReady: ({ newKeyId, envKeys }) => {
+      if (!envKeys) return;
+      // Printed before anything is re-encrypted: this key exists nowhere else.
+      const out = io.stdout;
+      out.write(`new master key ${newKeyId}; set on every node and restart:\n`);
+      out.write(`  AIAM_MASTER_KEY=${s.printNewKey ? envKeys.active : '<the new key>'}\n`);
+      out.write(
+        `  AIAM_MASTER_KEYS_PREVIOUS=${s.printNewKey ? envKeys.previous.join(',') : '<the previous AIAM_MASTER_KEY>'}\n`,
+      );
+      out.write(
+        'if this pass is interrupted, rerun with those set and --resume; once every node runs with the new key, AIAM_MASTER_KEYS_PREVIOUS can be removed.\n',
+      );
+    },
     onBatch: ({ kind, report }) => {
       io.stderr.write(
         `aiam admin: ${kind}: ${report.reencrypted} re-encrypted, ${report.alreadyCurrent} already current\n`,
@@ -109,14 +122,8 @@ export async function runRotateMasterKey(
     out.write(
       `still held for decryption: ${r.previousKeyIds.join(', ')}; restart every server, then retire with: aiam admin rotate-master-key --resume --retire-old\n`,
     );
-  if (r.envKeys) {
-    out.write('restart every server with:\n');
-    out.write(`  AIAM_MASTER_KEY=${s.printNewKey ? r.envKeys.active : '<the new key>'}\n`);
-    out.write(
-      `  AIAM_MASTER_KEYS_PREVIOUS=${s.printNewKey ? r.envKeys.previous.join(',') : '<the previous AIAM_MASTER_KEY>'}\n`,
-    );
-    out.write('once every server runs with the new key, AIAM_MASTER_KEYS_PREVIOUS can be removed.\n');
-  }
+  if (r.source === 'env' && s.retireOld)
+    out.write('keys from the environment are retired by removing them from AIAM_MASTER_KEYS_PREVIOUS.\n');
   return r.report.skippedChanged > 0 ? 1 : 0;
 }
 

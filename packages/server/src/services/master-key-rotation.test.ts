@@ -217,6 +217,35 @@ describe('master-key rotation over the real store', () => {
       { AIAM_MASTER_KEY: r.envKeys.active },
     );
   });
+  it('hands an env-held new key out before re-encrypting, so an interrupted pass can be resumed', async () => {
+    const dataDir = join(root, 'env-crash');
+    const env = { AIAM_MASTER_KEY: generateMasterKey().key.toString('base64') };
+    await withServer(dataDir, async () => {}, env);
+    let handed: { active: string; previous: string[] } | undefined;
+    await assert.rejects(
+      rotateStoreMasterKey({
+        dataDir,
+        env,
+        batchSize: 1,
+        onKeyReady: ({ envKeys }) => {
+          handed = envKeys;
+        },
+        onBatch: () => {
+          throw new Error('killed');
+        },
+      }),
+      /killed/,
+    );
+    assert.ok(handed, 'the key was handed out before the crash');
+    const resumed = await rotateStoreMasterKey({
+      dataDir,
+      env: { AIAM_MASTER_KEY: handed.active, AIAM_MASTER_KEYS_PREVIOUS: handed.previous.join(',') },
+      resume: true,
+    });
+    assert.equal(resumed.envKeys, undefined, 'resume makes no new key');
+    assert.equal(resumed.report.alreadyCurrent, 1);
+    assert.ok(resumed.report.reencrypted >= 1);
+  });
 });
 
 for (const db of testDatabases()) {

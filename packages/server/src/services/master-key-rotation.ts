@@ -173,6 +173,16 @@ export interface RotateStoreMasterKeyOptions {
   batchSize?: number;
   random?: RandomSource;
   onBatch?: ReencryptStoreOptions['onBatch'];
+  /**
+   * Called with the new key ring's ids (and, for env-held keys, the keys to set) BEFORE any
+   * record is re-encrypted: an env-held new key exists only in memory, so it must reach the
+   * operator before a crash could leave records that only it decrypts.
+   */
+  onKeyReady?: (info: {
+    newKeyId: string;
+    previousKeyIds: string[];
+    envKeys: StoreMasterKeyRotation['envKeys'];
+  }) => void | Promise<void>;
 }
 
 /** The outcome of {@link rotateStoreMasterKey}. */
@@ -233,6 +243,11 @@ export async function rotateStoreMasterKey(
     url: options.databaseUrl ?? `sqlite:${join(options.dataDir, 'aiam.db')}`,
   });
   try {
+    await options.onKeyReady?.({
+      newKeyId: keyring.activeKeyId,
+      previousKeyIds: keyring.keyIds.slice(1),
+      envKeys,
+    });
     const report = await reencryptStore(store, keyring, {
       batchSize: options.batchSize,
       onBatch: options.onBatch,

@@ -84,4 +84,30 @@ describe('ServiceAuthorizer', () => {
     assert.equal((await ask('s3:GetObject')).allowed, true);
     assert.equal((await ask('s3:PutObject')).decision.reason, 'session-policy');
   });
+
+  it('decides a request as given, synchronously while the view is fresh, and waits for a newer one after a write', async () => {
+    const u = await s.iam.createUser({ name: 'direct' });
+    await s.iam.putInlinePolicy(u.arn, 'all', allow('s3:*'));
+    const { compilePolicy, parsePolicyOrThrow } = await import('@aiam/policy');
+    const session = compilePolicy(parsePolicyOrThrow(allow('s3:GetObject'), { kind: 'session' }), {
+      id: 'sp',
+      kind: 'session',
+    });
+    const request = (action: string) => ({
+      principal: { arn: u.arn, account: s.store.accountId },
+      action,
+      resource: 'arn:aws:s3:::b/k',
+      context: testContext(),
+    });
+    // The write above left the view stale: the first answer waits for the new model.
+    const first = await s.authorizer.decide(request('s3:PutObject'));
+    assert.equal(first.allowed, true);
+    const fresh = s.authorizer.decide(request('s3:PutObject'), { sessionPolicies: [session] });
+    assert.ok(!(fresh instanceof Promise), 'no promise while the view is fresh');
+    assert.equal(fresh.decision.reason, 'session-policy');
+    assert.equal(s.authorizer.explain(fresh.decisionId)?.action, 's3:PutObject');
+    await s.iam.deleteInlinePolicy(u.arn, 'all');
+    const after = await s.authorizer.decide(request('s3:GetObject'));
+    assert.equal(after.allowed, false, 'a decision after a write sees that write');
+  });
 });

@@ -1,5 +1,6 @@
 import {
   type AuthorizationRequest,
+  type AuthorizeOptions,
   type CompiledPolicy,
   type Decision,
   explainDecision,
@@ -149,15 +150,37 @@ export class ServiceAuthorizer {
       resource: input.resource,
       context: input.context,
     };
-    const decision = view.model.authorize(
-      request,
+    const options =
       input.sessionPolicies || input.identityPolicies
         ? {
             ...(input.sessionPolicies ? { sessionPolicies: input.sessionPolicies } : {}),
             ...(input.identityPolicies ? { identityPolicies: input.identityPolicies } : {}),
           }
-        : undefined,
-    );
+        : undefined;
+    return this.#decide(view, request, options, input.audit);
+  }
+
+  /**
+   * `authorize` in the shape of the HTTP `Authorizer` (request and engine options apart, no
+   * audit details): the request is decided as given, not copied, and the result is returned
+   * synchronously when the access view is fresh (no promise per request on the hot path).
+   */
+  decide(
+    request: AuthorizationRequest,
+    options?: AuthorizeOptions,
+  ): AuthorizeResult | Promise<AuthorizeResult> {
+    const cache = this.#cache;
+    if (cache.stale) return cache.view().then((view) => this.#decide(view, request, options, undefined));
+    return this.#decide(cache.latest as AccessView, request, options, undefined);
+  }
+
+  #decide(
+    view: AccessView,
+    request: AuthorizationRequest,
+    options: AuthorizeOptions | undefined,
+    audit: AuthorizeInput['audit'],
+  ): AuthorizeResult {
+    const decision = view.model.authorize(request, options);
     const time = this.#clock.now();
     // Time-ordered: the audit trail is keyed by decision ids and appends them in order.
     const decisionId = timeOrderedId(time);
@@ -167,9 +190,9 @@ export class ServiceAuthorizer {
         decisionId,
         time,
         view.revision,
-        input.principal.arn,
-        input.action,
-        input.resource,
+        request.principal.arn,
+        request.action,
+        request.resource,
         decision,
       ),
     );
@@ -177,21 +200,21 @@ export class ServiceAuthorizer {
       this.#enqueue({
         id: decisionId,
         time,
-        requestId: input.audit?.requestId ?? null,
-        principal: input.principal.arn,
-        action: input.action,
-        resource: input.resource,
+        requestId: audit?.requestId ?? null,
+        principal: request.principal.arn,
+        action: request.action,
+        resource: request.resource,
         decision: decision.decision,
         matchedStatements: decision.matched,
-        sourceIp: input.audit?.sourceIp ?? null,
-        userAgent: input.audit?.userAgent ?? null,
+        sourceIp: audit?.sourceIp ?? null,
+        userAgent: audit?.userAgent ?? null,
         extra: {
           revision: view.revision,
           ...(decision.reason ? { reason: decision.reason } : {}),
           ...(decision.missingContextValues.length
             ? { missingContextValues: decision.missingContextValues }
             : {}),
-          ...(input.audit?.credentialId ? { credentialId: input.audit.credentialId } : {}),
+          ...(audit?.credentialId ? { credentialId: audit.credentialId } : {}),
         },
       });
     }

@@ -1,4 +1,4 @@
-import type { Expression, ExpressionBuilder, Selectable, SqlBool } from 'kysely';
+import { type Expression, type ExpressionBuilder, type Selectable, type SqlBool, sql } from 'kysely';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { DatabaseSchema } from './database-schema.js';
 import { MlRegistryOperations } from './ml-registry-operations.js';
@@ -139,6 +139,11 @@ export class ScimResourceOperations extends MlRegistryOperations {
   async createScimResource(input: NewScimResourceRecord): Promise<ScimResourceRecord> {
     beginMutation(this.ctx, 'scim-resource');
     await this.#checkUnique(input.resourceType, input.id, input.name, input.externalId);
+    // `seq` orders resources by creation for SCIM pagination. Two concurrent creates on
+    // PostgreSQL would both read the same max(seq) and the loser would fail on the unique
+    // index, so take the store's meta row lock first: creates serialize here (every writer
+    // takes this lock at commit anyway). On SQLite writers are already serialized.
+    await sql`update aiam_meta set revision = revision where id = 1`.execute(this.db);
     const last = await this.db
       .selectFrom('scim_resources')
       .select((eb) => eb.fn.max<number | null>('seq').as('seq'))

@@ -206,10 +206,9 @@ export async function readConfigState(tx: StoreTransaction, accountId: string): 
   const definitions = new Map((await tx.listRoleDefinitions()).map((d) => [d.id, d.name] as const));
   const mappings: Record<string, { role: string; scope: string }[]> = {};
   for (const m of await tx.listScimGroupMappings()) {
-    (mappings[m.groupName] ??= []).push({
-      role: definitions.get(m.roleDefinition) ?? m.roleDefinition,
-      scope: m.scope,
-    });
+    const grants = mappings[m.groupName] ?? [];
+    mappings[m.groupName] = grants;
+    grants.push({ role: definitions.get(m.roleDefinition) ?? m.roleDefinition, scope: m.scope });
   }
   for (const [group, grants] of Object.entries(mappings)) {
     section('scimGroupMappings')[group] = grants;

@@ -471,7 +471,11 @@ export class StoreOperations extends ScimResourceOperations {
           .orderBy('kid')
           .limit(limit);
         if (after !== null) q = q.where('kid', '>', after);
-        return (await q.execute()).map((r) => ({ kind, id: r.kid, ciphertext: text(r.private_jwk_ciphertext) }));
+        return (await q.execute()).map((r) => ({
+          kind,
+          id: r.kid,
+          ciphertext: text(r.private_jwk_ciphertext),
+        }));
       }
       case 'setting': {
         let q = this.#db

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -51,8 +51,15 @@ describe('aiam domain', () => {
     process.env.AWS_SHARED_CREDENTIALS_FILE = server.bootstrap.credentialsPath;
     const io = bufferIo();
     const secrets = join(dir, 'secrets.json');
+    // The CLI calls from loopback: this copy of seed 004 also allows 127.0.0.0/8, so the test
+    // exercises the CLI's plumbing; the network rule itself is tested in domain-api.
+    const seed = join(dir, 'seed-004.yaml');
+    await writeFile(
+      seed,
+      (await readFile(SEED_004, 'utf8')).replaceAll('192.0.2.0/24]', '192.0.2.0/24, 127.0.0.0/8]'),
+    );
     assert.equal(
-      await main(['apply', '-f', SEED_004, '--yes', '--secrets-out', secrets], io),
+      await main(['apply', '-f', seed, '--yes', '--secrets-out', secrets], io),
       0,
       io.err.join(''),
     );

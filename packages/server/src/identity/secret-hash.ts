@@ -60,8 +60,13 @@ export class SecretHasher {
     const m = STORED.exec(stored);
     const pepper = m ? this.#peppers.get(m[1] as string) : undefined;
     if (!m || !pepper) return false;
-    const expected = createHmac('sha256', pepper.key).update(secret, 'utf8').digest();
-    const given = Buffer.from(m[2] as string, 'base64url');
+    // Compare the canonical text, not decoded bytes: base64url's last character carries unused
+    // bits, so decoding would accept several spellings of one digest as the same hash.
+    const expected = Buffer.from(
+      createHmac('sha256', pepper.key).update(secret, 'utf8').digest('base64url'),
+      'latin1',
+    );
+    const given = Buffer.from(m[2] as string, 'latin1');
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 

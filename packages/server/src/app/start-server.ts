@@ -328,13 +328,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...options.s3,
     });
     cleanup.push(() => s3.close());
-    const handler = withRawSurfaces([...(options.rawSurfaces?.(app) ?? []), s3.surface], pipeline);
-    server = new HttpServer(
-      (req, res) => (gateway.matches(req) ? gateway.handle(req, res) : handler(req, res)),
-      {
-        logger: log,
-      },
-    );
+    // The gateway owns /endpoints/…; S3 comes last because it takes whatever no other surface owns.
+    const handler = withRawSurfaces([gateway, ...(options.rawSurfaces?.(app) ?? []), s3.surface], pipeline);
+    server = new HttpServer(handler, { logger: log });
     const address = await server.listen(port, host);
     const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     baseUrl = `http://${shownHost}:${address.port}`;

@@ -1,3 +1,4 @@
+import { closeSync, readSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -104,6 +105,57 @@ describe('FilesystemObjectBackend', () => {
       const fast = new FilesystemObjectBackend({ root, fsync: false });
       const blob = await fast.put(sourceOf(['x']));
       assert.deepEqual(await fast.stat(blob.id), { size: 1 });
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('FilesystemObjectBackend small reads and open files', () => {
+  it('reads a small blob or range at once, and leaves larger or multipart ones to streams', async () => {
+    const { backend, cleanup } = await fixture();
+    try {
+      const blob = await backend.put(sourceOf(['0123456789']));
+      assert.equal(backend.readSmall(blob.id, undefined, 10)?.toString(), '0123456789');
+      assert.equal(backend.readSmall(blob.id, { start: 2, end: 4 }, 10)?.toString(), '234');
+      assert.equal(backend.readSmall(blob.id, { start: 3, end: 2 }, 10)?.length, 0);
+      const limited = new FilesystemObjectBackend({ root: backend.root, smallReadBytes: 4 });
+      assert.equal(limited.readSmall(blob.id, undefined, 10), undefined);
+      assert.equal(limited.readSmall(blob.id, { start: 0, end: 3 }, 10)?.toString(), '0123');
+      assert.equal(backend.readSmall(`m${'0'.repeat(32)}`, undefined, 10), undefined);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('refuses a blob shorter than its object, and a missing blob with NoSuchKey', async () => {
+    const { backend, cleanup } = await fixture();
+    try {
+      const blob = await backend.put(sourceOf(['short']));
+      assert.throws(() => backend.readSmall(blob.id, undefined, 50), /fewer bytes than its object's size/);
+      await backend.delete(blob.id);
+      assert.throws(() => backend.readSmall(blob.id, undefined, 5), { s3Code: 'NoSuchKey' });
+      assert.throws(() => backend.openFile(blob.id), { s3Code: 'NoSuchKey' });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('opens a single-file blob that stays readable after it is deleted', async () => {
+    const { backend, cleanup } = await fixture();
+    try {
+      const blob = await backend.put(sourceOf(['snapshot']));
+      const fd = backend.openFile(blob.id);
+      assert.ok(fd !== undefined);
+      try {
+        await backend.delete(blob.id);
+        const buffer = Buffer.alloc(8);
+        readSync(fd, buffer, 0, 8, 0);
+        assert.equal(buffer.toString(), 'snapshot');
+      } finally {
+        closeSync(fd);
+      }
+      assert.equal(backend.openFile(`m${'0'.repeat(32)}`), undefined);
     } finally {
       await cleanup();
     }

@@ -37,6 +37,20 @@ export interface ObjectBackend {
    */
   get(id: string, range?: ByteRange): Promise<Readable>;
 
+  /**
+   * Optional: the bytes of a small blob or range read at once (`size` is the object's size from
+   * its metadata), or undefined when the backend prefers to stream it (`get`).
+   */
+  readSmall?(id: string, range: ByteRange | undefined, size: number): Buffer | undefined;
+
+  /**
+   * Optional: the descriptor of a single-file blob opened for reading, for a caller that sends
+   * the bytes itself (the S3 GET path) and closes it (`closeSync`); undefined when the blob is not
+   * one file (stream it with `get`). The file stays readable while open even if the blob is
+   * deleted. Unknown id -> NoSuchKey.
+   */
+  openFile?(id: string): number | undefined;
+
   /** The blob's size, or undefined when there is no such blob. */
   stat(id: string): Promise<{ size: number } | undefined>;
 

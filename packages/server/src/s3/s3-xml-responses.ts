@@ -56,13 +56,24 @@ class XmlWriter {
     this.#out += text === '' ? `<${name}></${name}>` : `<${name}>${escapeXml(text)}</${name}>`;
     return this;
   }
+  /** Markup already escaped. */
+  raw(markup: string): this {
+    this.#out += markup;
+    return this;
+  }
+  /** A key-like value as it is written: URL-encoded when encoding-type=url, not yet XML-escaped. */
+  keyText(value: string): string {
+    return this.encodeUrl ? encodeS3Url(value) : value;
+  }
   /** A text element holding a key-like value, URL-encoded when encoding-type=url. */
   key(name: string, value: string | undefined): this {
     if (value === undefined) return this;
     return this.el(name, this.encodeUrl ? encodeS3Url(value) : value);
   }
   etag(value: string): this {
-    return this.el('ETag', `"${value.replace(/^"|"$/g, '')}"`);
+    // Quoted as S3 quotes it (`&quot;…&quot;`), without sending every ETag through the escaper.
+    this.#out += `<ETag>&quot;${escapeXml(value.replace(/^"|"$/g, ''))}&quot;</ETag>`;
+    return this;
   }
   owner(name: string, owner: S3Owner | undefined): this {
     if (!owner) return this;
@@ -90,12 +101,18 @@ export function renderListAllMyBuckets(input: {
 }
 
 function writeContents(w: XmlWriter, objects: readonly S3ObjectEntry[], withOwner: boolean): void {
+  // The same elements `key`/`el`/`etag` write, as one template per entry: a page of 1,000
+  // entries is 7,000 elements, and this loop was most of a listing's rendering time.
   for (const o of objects) {
-    w.open('Contents').key('Key', o.key).el('LastModified', o.lastModified).etag(o.etag);
-    if (o.checksumAlgorithm) w.el('ChecksumAlgorithm', o.checksumAlgorithm);
-    w.el('Size', o.size);
+    const checksum = o.checksumAlgorithm
+      ? `<ChecksumAlgorithm>${escapeXml(o.checksumAlgorithm)}</ChecksumAlgorithm>`
+      : '';
+    w.raw(
+      `<Contents><Key>${escapeXml(w.keyText(o.key))}</Key><LastModified>${o.lastModified.toISOString()}</LastModified>` +
+        `<ETag>&quot;${escapeXml(o.etag.replace(/^"|"$/g, ''))}&quot;</ETag>${checksum}<Size>${o.size}</Size>`,
+    );
     if (withOwner) w.owner('Owner', o.owner);
-    w.el('StorageClass', o.storageClass ?? 'STANDARD').close('Contents');
+    w.raw(`<StorageClass>${escapeXml(o.storageClass ?? 'STANDARD')}</StorageClass></Contents>`);
   }
 }
 

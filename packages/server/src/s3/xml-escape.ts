@@ -6,11 +6,17 @@
  * Clients that must round-trip such keys exactly ask for `encoding-type=url`.
  */
 export function escapeXml(value: string): string {
+  // Most keys, ETags and dates need nothing: a plain (non-Unicode-mode) test is several times
+  // cheaper than the replacement pass (listings render thousands of fields). It also matches
+  // paired surrogates, which then take the exact path below.
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(
     /[&<>"'\u{0}-\u{8}\u{b}\u{c}\u{d}\u{e}-\u{1f}\u{d800}-\u{dfff}\u{fffe}\u{ffff}]/gu,
     replace,
   );
 }
+
+const NEEDS_ESCAPE = /[&<>"'\x00-\x1f\ud800-\udfff\ufffe\uffff]/;
 
 function replace(c: string): string {
   switch (c) {

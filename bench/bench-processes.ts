@@ -148,10 +148,13 @@ export async function wrk(
   connections: number,
   seconds: number,
   pin: boolean,
+  /** A wrk Lua script (`-s`), e.g. one that sets the method and body. */
+  script?: string,
 ): Promise<WrkResult> {
   // --timeout: wrk's default of 2 s counts a slow 64 MiB response on a loaded machine as a
   // socket error; the benches measure rate, a stall shows in it.
   const argv = ['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '30s', '--latency'];
+  if (script !== undefined) argv.push('-s', script);
   for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}: ${v}`);
   argv.push(url);
   const [cmd, args] = pinned(0, argv, pin);

@@ -3,27 +3,44 @@
  * - `aiam DATA_DIR FILES_DIR`: aiam with SQLite in DATA_DIR; uploads every file of FILES_DIR into
  *   bucket `bench` with the bootstrap administrator's access key and prints a presigned GET URL
  *   of each (valid for an hour, so wrk can replay it for the whole run);
- * - `node-static FILES_DIR`: a bare `node:http` static-file server (stat, then a read stream).
+ *   It also fills bucket `bench-list` with 200 keys and prints a presigned ListObjectsV2 URL of it,
+ *   and a presigned PutObject URL (`bench/put-target`) for wrk to replay with a body;
+ * - `node-static FILES_DIR`: a bare `node:http` static-file server (stat, then a read stream);
+ *   a PUT writes the body durably as aiam does (temporary file, fsync, rename).
  * Each prints one JSON line when ready, then serves until stdin closes or SIGTERM arrives.
  */
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createLogger, startServer } from '@aiam/server';
 
 /** The bucket the bench fills. */
 export const S3_BENCH_BUCKET = 'bench';
+/** The bucket the listing bench pages through, and how many keys it holds. */
+export const S3_LIST_BUCKET = 'bench-list';
+export const S3_LIST_KEYS = 200;
 
 /** What a child prints once it listens. */
 export interface S3BenchReady {
   readonly url: string;
   /** aiam only: file name → presigned GET URL. */
   readonly presigned?: Readonly<Record<string, string>>;
+  /** aiam only: a presigned ListObjectsV2 of `S3_LIST_BUCKET` (all its keys on one page). */
+  readonly listUrl?: string;
+  /** aiam only: a presigned PutObject URL (unsigned payload), replayed with a body. */
+  readonly putUrl?: string;
 }
 
 function stopOn(close: () => Promise<void>): void {
@@ -63,6 +80,8 @@ async function startAiam(dataDir: string, filesDir: string): Promise<S3BenchRead
     region: 'us-east-1',
     forcePathStyle: true,
     maxAttempts: 1,
+    // A presigned PUT must not carry a checksum of an empty body: wrk replays it with one.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
     credentials: {
       accessKeyId: iniValue(file, 'aws_access_key_id'),
       secretAccessKey: iniValue(file, 'aws_secret_access_key'),
@@ -81,12 +100,41 @@ async function startAiam(dataDir: string, filesDir: string): Promise<S3BenchRead
       },
     );
   }
+  await client.send(new CreateBucketCommand({ Bucket: S3_LIST_BUCKET }));
+  for (let i = 0; i < S3_LIST_KEYS; i++) {
+    const key = `shard-${String(i).padStart(4, '0')}.jsonl`;
+    await client.send(new PutObjectCommand({ Bucket: S3_LIST_BUCKET, Key: key, Body: key }));
+  }
+  const listUrl = await getSignedUrl(client, new ListObjectsV2Command({ Bucket: S3_LIST_BUCKET }), {
+    expiresIn: 3600,
+  });
+  const putUrl = await getSignedUrl(
+    client,
+    new PutObjectCommand({ Bucket: S3_BENCH_BUCKET, Key: 'put-target' }),
+    {
+      expiresIn: 3600,
+    },
+  );
   client.destroy();
-  return { url: server.url, presigned };
+  return { url: server.url, presigned, listUrl, putUrl };
 }
 
 async function startNodeStatic(filesDir: string): Promise<S3BenchReady> {
   const server = createServer(async (req, res) => {
+    if (req.method === 'PUT') {
+      // As durable as aiam's PutObject: a temporary file, fsync, then rename into place.
+      const tmp = join(filesDir, `.put-${randomUUID()}`);
+      const handle = await open(tmp, 'w');
+      try {
+        for await (const chunk of req) await handle.write(chunk as Buffer);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, join(filesDir, 'put-target'));
+      res.writeHead(200, { 'content-length': 0 }).end();
+      return;
+    }
     const name = basename(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
     const path = join(filesDir, name);
     try {

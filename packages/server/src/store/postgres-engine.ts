@@ -54,6 +54,7 @@ export function createPostgresEngine(options: PostgresEngineOptions): StoreEngin
     types: { int8: 'bigint', blob: 'bytea', binaryText: 'text collate "C"' },
     beginWrite: 'begin',
     beginRead: 'begin isolation level repeatable read read only',
+    relaxedCommit: { afterBegin: 'set local synchronous_commit = off' },
     prepareMigration: async (conn) => {
       // Two nodes starting at once: the second waits here until the first has committed.
       await sql`select pg_advisory_xact_lock(hashtext(${`aiam.migrate.${schema}`}))`.execute(conn);

@@ -94,6 +94,16 @@ export function createSqliteEngine(options: SqliteEngineOptions): StoreEngine {
     },
     listen: async () => async () => {},
     insertAuditRows,
+    // The safety level cannot change inside a transaction: set it around one, on the single
+    // connection whose transactions never interleave.
+    ...(options.synchronous === 'normal'
+      ? {}
+      : {
+          relaxedCommit: {
+            beforeBegin: 'pragma synchronous = NORMAL',
+            afterEnd: 'pragma synchronous = FULL',
+          },
+        }),
     close: () => db.destroy(),
   };
 }

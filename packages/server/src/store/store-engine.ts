@@ -32,5 +32,16 @@ export interface StoreEngine {
    * part of it). Absent on PostgreSQL, where appends go through Kysely.
    */
   readonly insertAuditRows?: (rows: readonly AuditRowValues[]) => void;
+  /**
+   * Statements that let an audit append commit without waiting for the disk (SQLite:
+   * `synchronous = NORMAL` around the transaction; PostgreSQL: `synchronous_commit = off` in
+   * it). The commit stays atomic and ordered; a power cut may lose the last batches, as it
+   * loses the records still queued in memory. Access data always commits durably.
+   */
+  readonly relaxedCommit?: {
+    readonly beforeBegin?: string;
+    readonly afterBegin?: string;
+    readonly afterEnd?: string;
+  };
   close(): Promise<void>;
 }

@@ -108,11 +108,25 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
     begin: string,
     writable: boolean,
     fn: (tx: StoreOperations, conn: Kysely<DatabaseSchema>) => Promise<T>,
+    relaxed = false,
   ): Promise<T> => {
     if (closed) throw new ServiceUnavailableError('the store is closed');
     let change: StoreChange | undefined;
+    const relax = relaxed ? engine.relaxedCommit : undefined;
     const result = await engine.db.connection().execute(async (conn) => {
+      if (relax?.beforeBegin) await sql.raw(relax.beforeBegin).execute(conn);
+      try {
+        return await transact(conn);
+      } finally {
+        if (relax?.afterEnd) await sql.raw(relax.afterEnd).execute(conn);
+      }
+    });
+    if (change) emit(change);
+    return result;
+
+    async function transact(conn: Kysely<DatabaseSchema>): Promise<T> {
       await sql.raw(begin).execute(conn);
+      if (relax?.afterBegin) await sql.raw(relax.afterBegin).execute(conn);
       const ctx = context(writable);
       try {
         const value = await fn(new StoreOperations(conn, ctx), conn);
@@ -137,9 +151,7 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
       } finally {
         ctx.writable = false;
       }
-    });
-    if (change) emit(change);
-    return result;
+    }
   };
 
   const migrate = async (): Promise<MigrationResult> =>
@@ -252,7 +264,9 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
       enumerable: true,
       value: isReadOperation(name)
         ? (...args: unknown[]) => call(direct(false), args)
-        : (...args: unknown[]) => inTransaction(engine.beginWrite, true, (tx) => call(tx, args)),
+        : (...args: unknown[]) =>
+            // Audit appends may commit without waiting for the disk (StoreEngine.relaxedCommit).
+            inTransaction(engine.beginWrite, true, (tx) => call(tx, args), name === 'appendAudit'),
     });
   }
 

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { createSqliteEngine } from './sqlite-engine.js';
+import { createStore } from './store.js';
+
+async function synchronousLevel(engine: ReturnType<typeof createSqliteEngine>): Promise<number> {
+  const r = await sql<{ synchronous: number }>`pragma synchronous`.execute(engine.db);
+  return Number(r.rows[0]!.synchronous);
+}
+
+describe('SQLite engine', () => {
+  it('commits audit appends without waiting for the disk, and everything else durably', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aiam-sqlite-engine-'));
+    const engine = createSqliteEngine({ path: join(dir, 'aiam.db') });
+    try {
+      const store = await createStore(engine);
+      assert.equal(await synchronousLevel(engine), 2, 'FULL before');
+      const [id] = await store.appendAudit([{ time: 1, action: 'iam:GetUser', decision: 'allowed' }]);
+      // Back to FULL once the append committed: the next access-data write is durable.
+      assert.equal(await synchronousLevel(engine), 2, 'FULL after');
+      assert.equal((await store.getAuditRecord(id!))?.action, 'iam:GetUser');
+      // A failed append (a duplicate id) restores the level too.
+      await assert.rejects(store.appendAudit([{ id: id!, time: 2 }]));
+      assert.equal(await synchronousLevel(engine), 2, 'FULL after a rollback');
+      await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('prepares each SQL text once and still runs statements of a changed schema', async () => {
+    const engine = createSqliteEngine({ path: ':memory:' });
+    try {
+      await sql`create table t (a integer)`.execute(engine.db);
+      await sql`insert into t values (1)`.execute(engine.db);
+      const read = () => sql<{ a: number; b?: number }>`select * from t`.execute(engine.db);
+      assert.deepEqual((await read()).rows, [{ a: 1 }]);
+      await sql`alter table t add column b integer default 7`.execute(engine.db);
+      // The cached `select *` is re-prepared by SQLite for the new schema.
+      assert.deepEqual((await read()).rows, [{ a: 1, b: 7 }]);
+    } finally {
+      await engine.close();
+    }
+  });
+});

@@ -25,6 +25,7 @@ import { buildRequestContext } from '../http/request-context-builder.js';
 import { SigV4Verifier } from '../identity/sigv4-verifier.js';
 import { AuditWriter } from '../observability/audit-writer.js';
 import type { OidcIssuer } from '../oidc/oidc-issuer.js';
+import type { AccessView } from '../services/access-snapshot-cache.js';
 import { EndpointKeyService } from '../services/endpoint-key-service.js';
 import {
   MlRegistryService,
@@ -214,7 +215,9 @@ export function gatewaySurface(
 
   /** The endpoint at the newest revision this node knows of; selectors keep their health across updates. */
   const endpointNamed = async (name: string): Promise<CachedEndpoint | undefined> => {
-    const view = await app.accessModel.view();
+    // A fresh view is read without a promise: this runs on every gateway request.
+    const models = app.accessModel;
+    const view = models.stale ? await models.view() : (models.latest as AccessView);
     atRevision(view.revision);
     const hit = cache.get(name);
     if (hit && hit.resolved.revision >= view.revision) return hit;

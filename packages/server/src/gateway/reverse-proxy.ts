@@ -90,6 +90,9 @@ class PhaseTimeout extends Error {
   }
 }
 
+/** Parsed upstream URLs kept at most; a full map starts over. */
+const MAX_TARGETS = 1024;
+
 /**
  * A streaming reverse proxy over node:http with one keep-alive Agent per upstream origin.
  * Bodies stream both ways chunk by chunk (no buffering, no compression, Nagle off), so
@@ -104,6 +107,7 @@ class PhaseTimeout extends Error {
  */
 export class ReverseProxy {
   readonly #agents = new Map<string, http.Agent>();
+  readonly #targets = new Map<string, URL>();
   readonly #maxSockets: number;
   readonly #maxFreeSockets: number;
   readonly #connectTimeoutMs: number;
@@ -133,11 +137,8 @@ export class ReverseProxy {
   async forward(request: ForwardRequest): Promise<ForwardResult> {
     const requestId = request.requestId ?? randomUUID();
     const { res } = request;
-    let target: URL;
-    try {
-      target = new URL(request.upstreamUrl);
-      if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error('protocol');
-    } catch {
+    const target = this.#targetOf(request.upstreamUrl);
+    if (target === undefined) {
       // A misconfigured deployment is the operator's problem; the caller sees a 502.
       const error = new UpstreamUnavailableError(
         `The deployment ${request.deploymentName ?? ''} has an unusable upstream URL.`.replace('  ', ' '),
@@ -163,6 +164,22 @@ export class ReverseProxy {
     return new Promise<ForwardResult>((resolve) => {
       this.#send(request, target, requestId, callerStatement, resolve, true);
     });
+  }
+
+  /** The parsed upstream URL, kept per URL text (deployments are few; parsing is not free). */
+  #targetOf(upstreamUrl: string): URL | undefined {
+    let target = this.#targets.get(upstreamUrl);
+    if (target === undefined) {
+      try {
+        target = new URL(upstreamUrl);
+      } catch {
+        return undefined;
+      }
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') return undefined;
+      if (this.#targets.size >= MAX_TARGETS) this.#targets.clear();
+      this.#targets.set(upstreamUrl, target);
+    }
+    return target;
   }
 
   #agentFor(target: URL): http.Agent {

@@ -70,6 +70,16 @@ export class SecretHasher {
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
+  /**
+   * True if `computed` (one of `candidates(secret)`) is `stored`, compared in constant time: a
+   * record found by its hash is checked without hashing the secret a second time.
+   */
+  sameHash(computed: string, stored: string): boolean {
+    const a = Buffer.from(computed, 'latin1');
+    const b = Buffer.from(stored, 'latin1');
+    return a.length === b.length && STORED.test(stored) && timingSafeEqual(a, b);
+  }
+
   /** True if `stored` was made with an older pepper and should be re-hashed. */
   needsRehash(stored: string): boolean {
     return STORED.exec(stored)?.[1] !== this.#active.id;

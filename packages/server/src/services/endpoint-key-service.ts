@@ -149,7 +149,7 @@ export class EndpointKeyService {
     for (const hash of this.#hasher.candidates(presentedKey)) {
       const stored = await lookup(hash);
       if (!stored) continue;
-      const valid = this.#hasher.verify(presentedKey, stored.hash);
+      const valid = this.#hasher.sameHash(hash, stored.hash);
       if (
         !valid ||
         stored.ownerArn !== endpoint.arn ||

@@ -33,6 +33,15 @@ export function pinned(core: number, argv: readonly string[], pin: boolean): [st
 }
 
 /**
+ * Node flags for a server child: the bench's own flags without `--conditions=source`, so the
+ * child runs aiam as `aiam serve` does, from the compiled `dist/` (`bench/run.ts` builds it
+ * first), not from TypeScript transformed on load (whose helpers cost the gateway about 7%).
+ */
+export function compiledNodeFlags(): string[] {
+  return process.execArgv.filter((flag) => flag !== '--conditions=source');
+}
+
+/**
  * Starts `argv` pinned to `core` and resolves with the JSON line it prints once ready. The child
  * holds a pipe on stdin, so it can stop itself when this process goes away.
  */

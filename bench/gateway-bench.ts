@@ -4,6 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  compiledNodeFlags,
   has,
   pinned,
   run,
@@ -67,7 +68,13 @@ const SCRIPT = fileURLToPath(new URL('./gateway-bench-server.ts', import.meta.ur
 function nodeArgv(args: readonly string[]): string[] {
   const profDir = process.env.AIAM_BENCH_CPU_PROF;
   const prof = profDir && args[0] === 'aiam' ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  return [process.execPath, ...process.execArgv, ...prof, SCRIPT, ...args];
+  return [
+    process.execPath,
+    ...(args[0] === 'aiam' ? compiledNodeFlags() : process.execArgv),
+    ...prof,
+    SCRIPT,
+    ...args,
+  ];
 }
 
 async function startChild(args: readonly string[], pin: boolean) {

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { signRequest } from '@aiam/client';
+import { compiledNodeFlags, pinned } from './bench-processes.js';
 import type { BenchArea, BenchOptions, BenchOutcome } from './harness.js';
 import { formatRate, formatTable } from './harness.js';
 import { BENCH_PATH, type BenchServerReady } from './http-bench-server.js';
@@ -79,16 +80,11 @@ async function has(command: string): Promise<boolean> {
   }
 }
 
-/** Pins a command to one core when the machine has two or more (and `taskset` exists). */
-function pinned(core: number, argv: readonly string[], pin: boolean): [string, string[]] {
-  return pin ? ['taskset', ['-c', String(core), ...argv]] : [argv[0]!, argv.slice(1)];
-}
-
 async function startChild(
   args: readonly string[],
   pin: boolean,
 ): Promise<{ child: ChildProcess; ready: BenchServerReady }> {
-  const [cmd, argv] = pinned(1, [process.execPath, ...process.execArgv, SERVER_SCRIPT, ...args], pin);
+  const [cmd, argv] = pinned(1, [process.execPath, ...compiledNodeFlags(), SERVER_SCRIPT, ...args], pin);
   const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const ready = await new Promise<BenchServerReady>((resolve, reject) => {

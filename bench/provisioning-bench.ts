@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { startReadyChild, stopChild } from './bench-processes.js';
+import { compiledNodeFlags, startReadyChild, stopChild } from './bench-processes.js';
 import { type BenchArea, type BenchOptions, type BenchOutcome, formatRate, formatTable } from './harness.js';
 import type { ProvisioningClientReport } from './provisioning-bench-client.js';
 import type { ProvisioningServerReady } from './provisioning-bench-server.js';
@@ -75,7 +75,7 @@ export function generateConfigYaml(sizes: Sizes): string {
 function nodeArgv(script: string, args: readonly string[]): string[] {
   const profDir = process.env.AIAM_BENCH_CPU_PROF;
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  return [process.execPath, ...process.execArgv, ...prof, script, ...args];
+  return [process.execPath, ...compiledNodeFlags(), ...prof, script, ...args];
 }
 
 /** Peak resident set size (VmHWM) of a live process, KiB. */

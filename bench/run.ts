@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import type { BenchArea, BenchOptions } from './harness.js';
 
@@ -7,6 +9,8 @@ import type { BenchArea, BenchOptions } from './harness.js';
  * full run, a target. Each area lives in its own `bench/<area>-bench.ts` and is loaded only when
  * it runs, so an area's dependencies (WASM engines, servers) cost nothing to the others.
  */
+const require = createRequire(import.meta.url);
+
 const AREAS: Record<string, () => Promise<BenchArea>> = {
   policy: async () => (await import('./policy-bench.js')).policyBench,
   http: async () => (await import('./http-bench.js')).httpBench,
@@ -47,6 +51,14 @@ async function main(): Promise<number> {
     }
     console.error(`${parsed}\n${USAGE}`);
     return 2;
+  }
+  // Server children run the compiled packages, as `aiam serve` does: build them first.
+  const build = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b'], {
+    stdio: 'inherit',
+  });
+  if (build.status !== 0) {
+    console.error('the build (tsc -b) failed; the benches run the compiled server');
+    return 1;
   }
   console.log(`node ${process.version}, ${availableParallelism()} CPUs, ${process.platform}/${process.arch}`);
   let ok = true;

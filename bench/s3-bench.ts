@@ -4,7 +4,15 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { has, startNginx, startReadyChild, stopChild, type WrkResult, wrk } from './bench-processes.js';
+import {
+  compiledNodeFlags,
+  has,
+  startNginx,
+  startReadyChild,
+  stopChild,
+  type WrkResult,
+  wrk,
+} from './bench-processes.js';
 import type { BenchArea, BenchOptions, BenchOutcome } from './harness.js';
 import { formatRate, formatTable } from './harness.js';
 import { S3_LIST_KEYS, type S3BenchReady } from './s3-bench-server.js';
@@ -82,7 +90,7 @@ async function runS3Bench(options: BenchOptions): Promise<BenchOutcome> {
       digests.set(c.file, sha256(bytes));
       await writeFile(join(filesDir, c.file), bytes, { mode: 0o644 });
     }
-    const node = (args: string[]) => [process.execPath, ...process.execArgv, SCRIPT, ...args];
+    const node = (args: string[]) => [process.execPath, ...compiledNodeFlags(), SCRIPT, ...args];
     const aiam = await startReadyChild<S3BenchReady>(
       'aiam',
       node(['aiam', join(dir, 'data'), filesDir]),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -44,6 +44,42 @@ describe('SQLite engine', () => {
       assert.deepEqual((await read()).rows, [{ a: 1, b: 7 }]);
     } finally {
       await engine.close();
+    }
+  });
+});
+
+describe('SQLite background checkpoints', () => {
+  it('keeps the WAL checkpointed by its own thread, and leaves nothing behind when closed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aiam-sqlite-ckpt-'));
+    const path = join(dir, 'aiam.db');
+    const engine = createSqliteEngine({ path });
+    try {
+      const store = await createStore(engine);
+      // Automatic checkpoints are off on the server's connection: the thread does them.
+      const auto = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(engine.db);
+      assert.equal(Number(auto.rows[0]!.wal_autocheckpoint), 0);
+      for (let i = 0; i < 20; i++) {
+        await store.appendAudit(
+          Array.from({ length: 100 }, (_, j) => ({
+            time: i * 100 + j,
+            action: 's3:GetObject',
+            extra: { pad: 'x'.repeat(200) },
+          })),
+        );
+      }
+      // Only a checkpoint copies pages from the WAL into the database file, and this connection
+      // never runs one: the file grows only if the thread does its work.
+      const before = (await stat(path)).size;
+      let after = before;
+      for (let tries = 0; tries < 50 && after <= before; tries++) {
+        await new Promise((r) => setTimeout(r, 100));
+        after = (await stat(path)).size;
+      }
+      assert.ok(after > before, `the database file stayed at ${before} bytes: no checkpoint ran`);
+      await store.close();
+      assert.deepEqual((await readdir(dir)).sort(), ['aiam.db']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { DatabaseSchema } from './database-schema.js';
+import { type SqliteCheckpointer, startSqliteCheckpointer } from './sqlite-checkpointer.js';
 import type { AuditRowValues, StoreEngine } from './store-engine.js';
 
 const AUDIT_COLUMNS = [
@@ -31,7 +32,12 @@ export interface SqliteEngineOptions {
    * never corrupts or half-applies, but the last commits may roll back after a power cut.
    */
   synchronous?: 'full' | 'normal';
+  /** Checkpoint the WAL in a background thread (default true for a file database). */
+  backgroundCheckpoints?: boolean;
 }
+
+/** How often the background thread checkpoints the WAL. */
+const CHECKPOINT_INTERVAL_MS = 250;
 
 /**
  * The embedded engine. WAL mode lets readers run while one writer commits; every write
@@ -46,6 +52,16 @@ export function createSqliteEngine(options: SqliteEngineOptions): StoreEngine {
   database.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   database.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
   database.pragma('foreign_keys = ON');
+  // A file database checkpoints its WAL in a thread of its own, not in the commit that
+  // happens to cross the threshold on the event loop (see sqlite-checkpointer.ts).
+  let checkpointer: SqliteCheckpointer | undefined;
+  if (options.path !== ':memory:' && options.path !== '' && options.backgroundCheckpoints !== false) {
+    database.pragma('wal_autocheckpoint = 0');
+    checkpointer = startSqliteCheckpointer(options.path, CHECKPOINT_INTERVAL_MS, () => {
+      // The thread failed: checkpoint as SQLite does by default rather than let the WAL grow.
+      if (database.open) database.pragma('wal_autocheckpoint = 1000');
+    });
+  }
   const db = new Kysely<DatabaseSchema>({
     dialect: new SqliteDialect({ database: withStatementCache(database) }),
   });
@@ -104,7 +120,10 @@ export function createSqliteEngine(options: SqliteEngineOptions): StoreEngine {
             afterEnd: 'pragma synchronous = FULL',
           },
         }),
-    close: () => db.destroy(),
+    close: async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    },
   };
 }
 

@@ -7,13 +7,15 @@
  * - `aiam DATA_DIR UPSTREAM_URL`: aiam with SQLite in DATA_DIR, a workspace and an endpoint
  *   (`authMode: 'key'`, `api: 'http'`) whose one deployment points at the upstream, made through
  *   the REST API with the bootstrap administrator's credentials;
+ * - `node-proxy UPSTREAM_URL`: the least a Node.js gateway does, for scale: a bare `node:http`
+ *   keep-alive reverse proxy (no authentication, authorization, audit or header hygiene);
  * - `sse-client URL KEY|- N`: reads one SSE stream, checks that the events are byte-identical to
  *   what the upstream rendered and in order, and prints each event's delay (arrival minus the
  *   upstream's stamp, both `CLOCK_MONOTONIC` of the same machine, so comparable across processes).
  * Servers print one JSON line when ready, then serve until stdin closes or SIGTERM arrives, so
  * they never outlive the bench.
  */
-import { createServer, request } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { MlClient } from '@aiam/client';
@@ -178,6 +180,40 @@ function sseClient(url: string, key: string | undefined, n: number): Promise<Sse
   });
 }
 
+async function startNodeProxy(upstreamUrl: string): Promise<GatewayBenchReady> {
+  const upstream = new URL(upstreamUrl);
+  const agent = new Agent({ keepAlive: true, maxSockets: 256, scheduling: 'lifo' });
+  const server = createServer((req, res) => {
+    const out = request(
+      {
+        hostname: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+        agent,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    out.on('error', () => res.destroy());
+    req.pipe(out);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  stopOn(
+    () =>
+      new Promise((resolve) => {
+        agent.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
 async function main(): Promise<void> {
   const [mode, a, b, c] = process.argv.slice(2);
   if (mode === 'sse-client' && a && b && c) {
@@ -190,11 +226,13 @@ async function main(): Promise<void> {
       ? await startUpstream()
       : mode === 'aiam' && a && b
         ? await startAiam(a, b)
-        : (() => {
-            throw new Error(
-              'usage: gateway-bench-server.ts upstream | aiam DATA_DIR UPSTREAM_URL | sse-client URL KEY|- N',
-            );
-          })();
+        : mode === 'node-proxy' && a
+          ? await startNodeProxy(a)
+          : (() => {
+              throw new Error(
+                'usage: gateway-bench-server.ts upstream | aiam DATA_DIR UPSTREAM_URL | node-proxy UPSTREAM_URL | sse-client URL KEY|- N',
+              );
+            })();
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 }
 

@@ -147,7 +147,9 @@ async function runGatewayBench(options: BenchOptions): Promise<BenchOutcome> {
   const sseStreams = options.quick ? 1 : 3;
   console.log(
     `wrk: 1 thread, ${roundCount} round(s) of ${seconds} s per target and connection count; ` +
-      (pin ? 'upstream, aiam and nginx on core 1, wrk and the SSE client on core 0' : 'unpinned'),
+      (pin
+        ? 'upstream, aiam, nginx and the bare proxy on core 1, wrk and the SSE client on core 0'
+        : 'unpinned'),
   );
 
   const dir = await mkdtemp(join(tmpdir(), 'aiam-gateway-bench-'));
@@ -159,12 +161,16 @@ async function runGatewayBench(options: BenchOptions): Promise<BenchOutcome> {
     children.push(aiam.child);
     const nginx = await startNginxProxy(join(dir, 'nginx'), upstream.ready.url, pin);
     children.push(nginx.child);
+    const nodeProxy = await startChild(['node-proxy', upstream.ready.url], pin);
+    children.push(nodeProxy.child);
     const key = aiam.ready.key!;
     const gatewayBase = `${aiam.ready.url}/endpoints/${GATEWAY_ENDPOINT}`;
     const targets: Target[] = [
       { name: 'direct', url: `${upstream.ready.url}/json`, headers: {} },
       { name: 'nginx', url: `${nginx.url}/json`, headers: {} },
       { name: 'gateway', url: `${gatewayBase}/json`, headers: { authorization: `Bearer ${key}` } },
+      // For scale, not a target: what Node.js itself reaches as a proxy, with no auth at all.
+      { name: 'node:http proxy', url: `${nodeProxy.ready.url}/json`, headers: {} },
     ];
 
     // Correctness first: the bench must time successes, and refusals must stay refusals.
@@ -318,6 +324,12 @@ async function runGatewayBench(options: BenchOptions): Promise<BenchOutcome> {
         sseAdded <= TARGETS.sseAddedP50Us,
       ],
     ];
+    const nodeAdded = p50Us('node:http proxy') - p50Us('direct');
+    console.log(
+      `\nfor scale: a bare node:http proxy (no auth, no audit) adds ${formatUs(nodeAdded)} us at 1 connection ` +
+        `(${(nodeAdded / nginxAdded).toFixed(1)}x nginx's) and reaches ${(rate('node:http proxy') / rate('nginx')).toFixed(2)}x ` +
+        `nginx's requests/s; the gateway reaches ${(rate('gateway') / rate('node:http proxy')).toFixed(2)}x the bare proxy's`,
+    );
     console.log('\ntargets');
     console.log(
       formatTable(

@@ -46,7 +46,7 @@ function stopOn(close: () => Promise<void>): void {
   process.stdin.resume();
 }
 
-async function startBare(): Promise<BenchServerReady> {
+async function startBare(busyMicros = 0): Promise<BenchServerReady> {
   // The same answer aiam gives, as a constant: what a server with no authentication,
   // authorization or audit costs.
   const body = JSON.stringify({
@@ -54,6 +54,11 @@ async function startBare(): Promise<BenchServerReady> {
     caller: { arn: 'arn:aws:iam::000000000000:user/admin', type: 'User', userId: 'AIDAEXAMPLE' },
   });
   const server = createServer((req, res) => {
+    if (busyMicros > 0) {
+      // A fixed amount of work per request, for scale: what N µs of anything costs in requests/s.
+      const until = performance.now() + busyMicros / 1000;
+      while (performance.now() < until);
+    }
     if (req.method === 'GET' && req.url === BENCH_PATH) {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
@@ -116,11 +121,13 @@ async function main(): Promise<void> {
   const ready =
     mode === 'bare'
       ? await startBare()
-      : mode === 'aiam' && dataDir
-        ? await startAiam(dataDir)
-        : (() => {
-            throw new Error('usage: http-bench-server.ts bare | aiam DATA_DIR');
-          })();
+      : mode === 'bare-busy' && dataDir
+        ? await startBare(Number(dataDir))
+        : mode === 'aiam' && dataDir
+          ? await startAiam(dataDir)
+          : (() => {
+              throw new Error('usage: http-bench-server.ts bare | bare-busy MICROS | aiam DATA_DIR');
+            })();
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 }
 

@@ -95,6 +95,11 @@ interface S3Exchange {
   s3?: S3Request;
   caller?: S3Caller;
   context?: RequestContext;
+  /**
+   * The object as read to learn its tags for authorization (`s3:ExistingObjectTag/…`): GET and
+   * HEAD serve this same row, so the object decided on is the object served, in one read.
+   */
+  existing?: { readonly bucket: string; readonly key: string; readonly object: ObjectMetadata | undefined };
 }
 
 /** A response to send: status, headers, and an XML/JSON string or a stream. */
@@ -387,6 +392,7 @@ export class S3ApiHandler {
     const keys: Record<string, ContextValue> = { ...s3.conditions };
     if (s3.needsExistingObjectTags && s3.bucket !== undefined && s3.key !== undefined) {
       const existing = await this.#store.getObject(s3.bucket, s3.key);
+      x.existing = { bucket: s3.bucket, key: s3.key, object: existing };
       for (const [k, v] of Object.entries(existing?.tags ?? {})) keys[`s3:ExistingObjectTag/${k}`] = v;
     }
     x.context = buildS3Context(
@@ -704,6 +710,8 @@ export class S3ApiHandler {
    * that may list the bucket; to others with AccessDenied, so keys cannot be probed.
    */
   async #readable(x: S3Exchange, bucket: string, key: string): Promise<ObjectMetadata> {
+    const read = x.existing;
+    if (read?.object !== undefined && read.bucket === bucket && read.key === key) return read.object;
     try {
       return await this.#objects.headObject(bucket, key);
     } catch (error) {

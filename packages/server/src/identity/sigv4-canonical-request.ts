@@ -174,11 +174,12 @@ export function parseQuery(rawQuery: string): QueryParameter[] {
 /**
  * The canonical query string: every parameter (except `exclude`, i.e. `X-Amz-Signature` in the
  * presigned form) URI-encoded, sorted by encoded name then encoded value, joined with `&`.
+ * Takes the raw query, or its parameters as `parseQuery` returned them (parsed once per request).
  */
-export function canonicalQueryString(rawQuery: string, exclude?: string): string {
-  if (rawQuery === '') return '';
+export function canonicalQueryString(rawQuery: string | readonly QueryParameter[], exclude?: string): string {
+  if (rawQuery === '' || rawQuery.length === 0) return '';
   const pairs: [string, string][] = [];
-  for (const p of parseQuery(rawQuery)) {
+  for (const p of typeof rawQuery === 'string' ? parseQuery(rawQuery) : rawQuery) {
     if (p.name === exclude) continue;
     pairs.push([uriEncode(p.name), uriEncode(p.value)]);
   }

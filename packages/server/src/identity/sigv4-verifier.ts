@@ -5,6 +5,7 @@ import {
   buildCanonicalRequest,
   buildStringToSign,
   canonicalQueryString,
+  type QueryParameter,
   canonicalUri,
   parseQuery,
   type SigV4Headers,
@@ -141,6 +142,8 @@ interface AuthParams {
   requestTime: number;
   expiresSeconds: number | undefined;
   sessionToken: string | undefined;
+  /** The query's parameters, parsed once (presigned form); the header form parses on demand. */
+  query?: readonly QueryParameter[];
 }
 
 /**
@@ -210,7 +213,7 @@ export class SigV4Verifier<P = object> {
         normalize: !singleEncode && this.#normalize,
       }),
       canonicalQuery: canonicalQueryString(
-        request.query,
+        params.query ?? request.query,
         params.form === 'query' ? 'X-Amz-Signature' : undefined,
       ),
       signedHeaders: params.signedHeaders,
@@ -362,7 +365,8 @@ export class SigV4Verifier<P = object> {
   #parseQuery(request: SigV4Request): AuthParams {
     if (request.query.length > 16384) throw malformed('query', 'query string over 16 KiB');
     const params = new Map<string, string>();
-    for (const p of parseQuery(request.query)) {
+    const query = parseQuery(request.query);
+    for (const p of query) {
       if (!p.name.startsWith('X-Amz-')) continue;
       if (params.has(p.name)) throw malformed('query', `${p.name} repeated`);
       params.set(p.name, p.value);
@@ -419,6 +423,7 @@ export class SigV4Verifier<P = object> {
       requestTime,
       expiresSeconds,
       sessionToken: params.get('X-Amz-Security-Token'),
+      query,
     };
   }
 
@@ -480,7 +485,7 @@ export class SigV4Verifier<P = object> {
     let declared = request.payloadHash ?? single(request.headers, 'x-amz-content-sha256');
     if (declared === undefined && params.form === 'query') {
       // The AWS SDK's S3 presigner hoists `x-amz-content-sha256: UNSIGNED-PAYLOAD` into the query.
-      declared = parseQuery(request.query).find(
+      declared = (params.query ?? parseQuery(request.query)).find(
         (p) => p.name.toLowerCase() === 'x-amz-content-sha256',
       )?.value;
     }

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
@@ -128,11 +128,15 @@ async function startNodeStatic(filesDir: string): Promise<S3BenchReady> {
       try {
         for await (const chunk of req) await handle.write(chunk as Buffer);
         await handle.sync();
-      } finally {
         await handle.close();
+        await rename(tmp, join(filesDir, 'put-target'));
+        res.writeHead(200, { 'content-length': 0 }).end();
+      } catch {
+        // The client went away mid-body (wrk stopping): drop the partial file, as aiam does.
+        await handle.close().catch(() => {});
+        await rm(tmp, { force: true });
+        res.destroy();
       }
-      await rename(tmp, join(filesDir, 'put-target'));
-      res.writeHead(200, { 'content-length': 0 }).end();
       return;
     }
     const name = basename(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -664,6 +664,44 @@ describe('S3 data plane with stock clients', () => {
     }
     const tmp = await readdir(join(dir, 'objects', 'tmp')).catch(() => []);
     assert.deepEqual(tmp, []);
+  });
+
+  it('closes the object file when a client goes away mid-download', async () => {
+    const c = s3(admin);
+    await c.send(new CreateBucketCommand({ Bucket: 'downloads' }));
+    await c.send(new PutObjectCommand({ Bucket: 'downloads', Key: 'big.bin', Body: randomBytes(8 * 1024 * 1024) }));
+    const blobs = join(dir, 'objects', 'blobs');
+    // Descriptors of this process (the server runs in it) open on a blob of the object store.
+    const openBlobs = async () => {
+      let n = 0;
+      for (const fd of await readdir('/proc/self/fd')) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+        if (target.startsWith(blobs)) n++;
+      }
+      return n;
+    };
+    const url = new URL(await getSignedUrl(c, new GetObjectCommand({ Bucket: 'downloads', Key: 'big.bin' })));
+    const during = await new Promise<number>((resolve, reject) => {
+      const r = httpRequest(url, { agent: false }, (res) => {
+        res.once('data', async () => {
+          // Do not read on: the server is blocked on backpressure with the file open.
+          res.pause();
+          const n = await openBlobs();
+          r.destroy();
+          resolve(n);
+        });
+      });
+      r.on('error', () => {});
+      r.on('close', () => setTimeout(() => reject(new Error('closed before any data')), 5000).unref());
+      r.end();
+    });
+    assert.equal(during, 1, 'the object file is open while it is sent');
+    let after = -1;
+    for (let i = 0; i < 50 && after !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      after = await openBlobs();
+    }
+    assert.equal(after, 0, 'the object file is closed once the client has gone');
   });
 
   it('keeps other surfaces and reserved names apart', async () => {

@@ -669,7 +669,9 @@ describe('S3 data plane with stock clients', () => {
   it('closes the object file when a client goes away mid-download', async () => {
     const c = s3(admin);
     await c.send(new CreateBucketCommand({ Bucket: 'downloads' }));
-    await c.send(new PutObjectCommand({ Bucket: 'downloads', Key: 'big.bin', Body: randomBytes(8 * 1024 * 1024) }));
+    await c.send(
+      new PutObjectCommand({ Bucket: 'downloads', Key: 'big.bin', Body: randomBytes(8 * 1024 * 1024) }),
+    );
     const blobs = join(dir, 'objects', 'blobs');
     // Descriptors of this process (the server runs in it) open on a blob of the object store.
     const openBlobs = async () => {

@@ -120,3 +120,35 @@ describe('sendFileRange', () => {
     }
   });
 });
+
+describe('sendFileRange with a response already gone', () => {
+  it('settles at once instead of waiting for a drain that never comes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aiam-send-file-gone-'));
+    const path = join(dir, 'blob');
+    await writeFile(path, randomBytes(4 * 1024 * 1024));
+    let outcome: unknown;
+    const server = createServer(async (req, res) => {
+      // The client disconnects while the request is being authorized.
+      req.socket.destroy();
+      await new Promise((r) => setTimeout(r, 20));
+      const fd = openSync(path, 'r');
+      try {
+        await sendFileRange(res, fd, 0, 4 * 1024 * 1024);
+        outcome = 'ok';
+      } catch (error) {
+        outcome = error;
+      } finally {
+        closeSync(fd);
+      }
+    });
+    const url = await listen(server);
+    try {
+      await fetchAll(url);
+      for (let i = 0; i < 100 && outcome === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(outcome instanceof FileSendError, `settled with ${String(outcome)}`);
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

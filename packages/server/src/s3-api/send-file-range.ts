@@ -27,6 +27,11 @@ export function sendFileRange(res: ServerResponse, fd: number, start: number, le
     let position = start;
     let left = length;
     let settled = false;
+    // A read in flight still uses `fd`: the promise settles (and the caller closes the file)
+    // only once it has returned, so a descriptor is never closed, or reused, under a read.
+    let reading = false;
+    let clientGone = false;
+    const gone = () => new FileSendError('the client closed the connection mid-response');
     const settle = (error?: Error): void => {
       if (settled) return;
       settled = true;
@@ -35,7 +40,10 @@ export function sendFileRange(res: ServerResponse, fd: number, start: number, le
       if (error) reject(error);
       else resolve();
     };
-    const onClose = (): void => settle(new FileSendError('the client closed the connection mid-response'));
+    const onClose = (): void => {
+      clientGone = true;
+      if (!reading) settle(gone());
+    };
     res.once('close', onClose);
 
     function next(): void {
@@ -45,7 +53,14 @@ export function sendFileRange(res: ServerResponse, fd: number, start: number, le
         return;
       }
       const buffer = pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
+      reading = true;
       read(fd, buffer, 0, Math.min(buffer.length, left), position, (error, bytesRead) => {
+        reading = false;
+        if (clientGone) {
+          release(buffer);
+          settle(gone());
+          return;
+        }
         if (error || bytesRead === 0 || settled) {
           release(buffer);
           settle(
@@ -60,7 +75,9 @@ export function sendFileRange(res: ServerResponse, fd: number, start: number, le
         else res.once('drain', next);
       });
     }
-    next();
+    // A client already gone (while the request was authorized) emits no 'close' any more.
+    if (res.destroyed) settle(gone());
+    else next();
   });
 }
 

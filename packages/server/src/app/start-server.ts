@@ -11,7 +11,7 @@ import {
 } from '../http/authenticator.js';
 import type { Authorizer } from '../http/authorizer.js';
 import { HttpServer } from '../http/http-server.js';
-import { createRequestPipeline } from '../http/request-pipeline.js';
+import { type AuditRecorder, createRequestPipeline } from '../http/request-pipeline.js';
 import { type RouteDefinition, RouteTable } from '../http/route-table.js';
 import { SigV4Authenticator, type SigV4Identity } from '../http/sigv4-authenticator.js';
 import { type Keyring, loadKeyring } from '../identity/keyring.js';
@@ -58,6 +58,8 @@ export interface AppContext {
   readonly authorizer: Authorizer;
   /** The services' authorizer (decision ids, recent decisions for `explain`). */
   readonly serviceAuthorizer: ServiceAuthorizer;
+  /** The server's one audit trail: every surface records its decisions here (never blocks). */
+  readonly audit: AuditRecorder;
   readonly accessModel: AccessSnapshotCache;
   /** Turns verified credentials (access keys, session tokens, bearer keys) into principals. */
   readonly principals: PrincipalResolver;
@@ -214,12 +216,22 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       clock,
     });
 
+    // One audit trail for every surface (REST pipeline, S3, gateway, STS): one queue, one set of
+    // metrics, flushed once at shutdown after the last request finished.
+    const audit = new AuditWriter({
+      sink: { append: (records) => store.appendAudit(records) },
+      logger: log.child({ component: 'audit' }),
+      metrics,
+      clock,
+    });
+
     let baseUrl = '';
     const app: AppContext = {
       store,
       keyring,
       authorizer,
       serviceAuthorizer: service,
+      audit,
       accessModel,
       principals,
       sessions,
@@ -292,12 +304,6 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(options.routes?.(app) ?? []),
     );
 
-    const audit = new AuditWriter({
-      sink: { append: (records) => store.appendAudit(records) },
-      logger: log.child({ component: 'audit' }),
-      metrics,
-      clock,
-    });
     const pipeline = createRequestPipeline({
       routes,
       authenticators,

@@ -23,7 +23,6 @@ import {
 import type { AuthenticatedPrincipal } from '../http/authenticator.js';
 import { buildRequestContext } from '../http/request-context-builder.js';
 import { SigV4Verifier } from '../identity/sigv4-verifier.js';
-import { AuditWriter } from '../observability/audit-writer.js';
 import type { OidcIssuer } from '../oidc/oidc-issuer.js';
 import type { AccessView } from '../services/access-snapshot-cache.js';
 import { EndpointKeyService } from '../services/endpoint-key-service.js';
@@ -143,11 +142,7 @@ export function gatewaySurface(
   const keys = new EndpointKeyService({ store: app.store, hasher: app.hasher });
   const proxy = options.proxy ?? new ReverseProxy();
   const gateway = new EndpointGateway(proxy, new GatewayLimiter({ clock: app.clock }));
-  const audit = new AuditWriter({
-    sink: { append: (records) => app.store.appendAudit(records) },
-    logger: app.logger.child({ component: 'gateway-audit' }),
-    clock: app.clock,
-  });
+  const audit = app.audit;
   const cache = new Map<string, CachedEndpoint>();
   // Both caches hold entries of one store revision only: any change of access data (a key
   // regenerated or disabled, a policy or assignment removed) empties them at the next request,
@@ -492,7 +487,6 @@ export function gatewaySurface(
       for (const e of cache.values()) e.gateway.selector.stop();
       cache.clear();
       proxy.close();
-      await audit.close();
     },
   };
 }

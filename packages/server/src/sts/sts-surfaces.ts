@@ -2,7 +2,6 @@ import type { AppContext } from '../app/start-server.js';
 import { AuthFailureLimiter } from '../http/auth-failure-limiter.js';
 import type { RouteDefinition } from '../http/route-table.js';
 import { SigV4Verifier } from '../identity/sigv4-verifier.js';
-import { AuditWriter } from '../observability/audit-writer.js';
 import { OidcIssuer } from '../oidc/oidc-issuer.js';
 import { oidcRoutes } from '../oidc/oidc-routes.js';
 import type { ResolvedPrincipal } from '../services/principal-resolver.js';
@@ -28,7 +27,7 @@ export interface StsSurfaces {
   readonly routes: readonly RouteDefinition[];
   /** The OIDC issuer, opened on first use (it needs the listening URL). */
   issuer(): Promise<OidcIssuer>;
-  /** Stops the rotation timer and flushes the surfaces' audit records. */
+  /** Stops the key-rotation timer (the server flushes the audit trail). */
   close(): Promise<void>;
 }
 
@@ -43,11 +42,7 @@ export interface StsSurfaces {
  */
 export function openStsSurfaces(app: AppContext, options: StsSurfacesOptions = {}): StsSurfaces {
   const limiter = new AuthFailureLimiter({ clock: app.clock });
-  const audit = new AuditWriter({
-    sink: { append: (records) => app.store.appendAudit(records) },
-    logger: app.logger.child({ component: 'sts-audit' }),
-    clock: app.clock,
-  });
+  const audit = app.audit;
   let opening: Promise<{ issuer: OidcIssuer; sts: StsService }> | undefined;
   let closed = false;
   const ready = () => {
@@ -106,7 +101,6 @@ export function openStsSurfaces(app: AppContext, options: StsSurfacesOptions = {
       closed = true;
       const open = await opening?.catch(() => undefined);
       await open?.issuer.close();
-      await audit.close();
     },
   };
 }

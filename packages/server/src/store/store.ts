@@ -126,9 +126,10 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
 
     async function transact(conn: Kysely<DatabaseSchema>): Promise<T> {
       await sql.raw(begin).execute(conn);
-      if (relax?.afterBegin) await sql.raw(relax.afterBegin).execute(conn);
       const ctx = context(writable);
       try {
+        // Inside the try: should it fail, the transaction is rolled back like any other.
+        if (relax?.afterBegin) await sql.raw(relax.afterBegin).execute(conn);
         const value = await fn(new StoreOperations(conn, ctx), conn);
         if (ctx.touched.size > 0) {
           // Last statement before commit: the row lock on aiam_meta is held only briefly, and

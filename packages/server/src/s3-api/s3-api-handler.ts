@@ -782,16 +782,29 @@ export class S3ApiHandler {
     }
     const status = range ? 206 : 200;
     if (method === 'HEAD') return { status, headers };
-    const bytes = this.#backend.readSmall?.(o.blobId, range, o.size);
-    if (bytes !== undefined) return { status, headers, bytes };
-    const fd = this.#backend.openFile?.(o.blobId);
-    if (fd !== undefined) {
-      const start = range?.start ?? 0;
-      const length = range ? Math.max(range.end - range.start + 1, 0) : o.size;
-      return { status, headers, file: { fd, start, length } };
+    try {
+      const bytes = this.#backend.readSmall?.(o.blobId, range, o.size);
+      if (bytes !== undefined) return { status, headers, bytes };
+      const fd = this.#backend.openFile?.(o.blobId);
+      if (fd !== undefined) {
+        const start = range?.start ?? 0;
+        const length = range ? Math.max(range.end - range.start + 1, 0) : o.size;
+        return { status, headers, file: { fd, start, length } };
+      }
+      return { status, headers, stream: await this.#backend.get(o.blobId, range) };
+    } catch (error) {
+      // The row was read, then its blob was gone: the object was replaced or deleted meanwhile
+      // (a replaced blob is removed after the new one commits). Not a 404 for a key that may
+      // exist, and not the new object either (the request was authorized on the row read):
+      // a 503, which clients retry.
+      if (error instanceof S3Error && error.s3Code === 'NoSuchKey') {
+        throw new S3Error(
+          'ServiceUnavailable',
+          'The object changed while it was being read; retry the request.',
+        );
+      }
+      throw error;
     }
-    const stream = await this.#backend.get(o.blobId, range);
-    return { status, headers, stream };
   }
 
   async #requireBucket(bucket: string): Promise<void> {

@@ -706,6 +706,31 @@ describe('S3 data plane with stock clients', () => {
     assert.equal(after, 0, 'the object file is closed once the client has gone');
   });
 
+  it("answers 503, not 404, when an object's blob goes away between its row and its bytes", async () => {
+    const c = s3(admin);
+    await c.send(new CreateBucketCommand({ Bucket: 'vanishing' }));
+    const sizes = { small: 100, large: 200_000 };
+    for (const [key, size] of Object.entries(sizes)) {
+      await c.send(new PutObjectCommand({ Bucket: 'vanishing', Key: key, Body: randomBytes(size) }));
+      const ok = await fetch(await getSignedUrl(c, new GetObjectCommand({ Bucket: 'vanishing', Key: key })));
+      assert.equal(ok.status, 200);
+      assert.equal((await ok.arrayBuffer()).byteLength, size);
+    }
+    // What a concurrent overwrite does to a reader: the row it read names a blob that the new
+    // version's commit has since removed. Emulated by removing these objects' blob files.
+    for (const key of Object.keys(sizes)) {
+      const id = (await server.store.getObject('vanishing', key))!.blobId;
+      await rm(join(dir, 'objects', 'blobs', id.slice(0, 2), id.slice(2, 4), id));
+    }
+    for (const key of Object.keys(sizes)) {
+      const gone = await fetch(
+        await getSignedUrl(c, new GetObjectCommand({ Bucket: 'vanishing', Key: key })),
+      );
+      assert.equal(gone.status, 503, key);
+      assert.match(await gone.text(), /<Code>ServiceUnavailable<\/Code>/);
+    }
+  });
+
   it('keeps other surfaces and reserved names apart', async () => {
     const health = await raw('GET', '/healthz');
     assert.equal(health.status, 200);

@@ -1,3 +1,4 @@
+import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ const SEED_004 = fileURLToPath(
   new URL('../../../../examples/seed-004-fine-grained-data-access.yaml', import.meta.url),
 );
 const INSIDE = '10.20.3.4';
+const CHROMIUM = '/usr/bin/chromium';
 const OUTSIDE = '203.0.113.9';
 
 interface SessionCredentials extends AwsCredentials {
@@ -283,6 +285,50 @@ describe('domains (seed 004): per-person data behind one shared execution role',
       assert.equal(body.userProfile, 'alice');
       assert.ok(!JSON.stringify(body).includes(new URL(url).searchParams.get('signature')!));
       assert.equal((await open(url)).status, 403, 'single use');
+    });
+
+    it('opens in a real browser (Debian Chromium through Playwright), once', async () => {
+      const browser = await chromium
+        .launch({
+          executablePath: CHROMIUM,
+          // As root in a container, without Google's background services (the network is closed).
+          args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            '--no-first-run',
+          ],
+        })
+        .catch((error: unknown) => {
+          throw new Error(`Debian's Chromium must be installed at ${CHROMIUM} (apt-get install chromium)`, {
+            cause: error,
+          });
+        });
+      try {
+        // The domain's networks: the server believes loopback's X-Forwarded-For.
+        const context = await browser.newContext({ extraHTTPHeaders: { 'x-forwarded-for': INSIDE } });
+        const page = await context.newPage();
+        const url = await link();
+        const first = await page.goto(url);
+        assert.equal(first?.status(), 200);
+        assert.equal(await page.title(), 'aiam domain my-sagemaker-domain');
+        assert.equal(await page.locator('h1').textContent(), 'Domain my-sagemaker-domain');
+        assert.match((await page.locator('body').textContent()) ?? '', /user profile alice/);
+        // No script may run on it, and the signed URL is neither cached nor sent on as a referrer.
+        assert.equal(first?.headers()['content-security-policy'], "default-src 'none'");
+        assert.equal(first?.headers()['cache-control'], 'no-store');
+        assert.equal(first?.headers()['referrer-policy'], 'no-referrer');
+        assert.ok(!(await page.content()).includes(new URL(url).searchParams.get('signature')!));
+        assert.deepEqual(await context.cookies(), []);
+        // Single use: reloading the link in the browser is refused with a message to act on.
+        const again = await page.goto(url);
+        assert.equal(again?.status(), 403);
+        assert.match((await page.locator('body').textContent()) ?? '', /Ask for a new one/);
+      } finally {
+        await browser.close();
+      }
     });
 
     it('answers a browser with a small HTML page', async () => {

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SignatureV4 } from '@smithy/signature-v4';
 import pg from 'pg';
 import { loadKeyring } from '../identity/keyring.js';
 import { FilesystemObjectBackend } from '../objects/filesystem-object-backend.js';
@@ -14,66 +13,15 @@ import { createLogger } from '../observability/logger.js';
 import { testPostgresUrl } from '../store/store-test-databases.js';
 import { BOOTSTRAP_CREDENTIALS_FILE } from './bootstrap-administrator.js';
 import { type RunningServer, startServer } from './start-server.js';
+import { signedFetch } from '../testing/signed-fetch.js';
 
 // Two aiam nodes on one PostgreSQL schema: what one node writes is in force on the other once
 // the other has the change notification (LISTEN/NOTIFY) and rebuilt its caches. The test
 // measures that delay for revocation; docs/scale-out.md records the numbers.
 
-type Bytes = string | ArrayBuffer | ArrayBufferView;
-const toBuffer = (d: Bytes): Buffer =>
-  typeof d === 'string'
-    ? Buffer.from(d, 'utf8')
-    : ArrayBuffer.isView(d)
-      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
-      : Buffer.from(d);
-
-class NodeSha256 {
-  #h: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-  constructor(secret?: Bytes) {
-    this.#h = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
-  }
-  update(data: Bytes): void {
-    this.#h.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#h.digest());
-  }
-  reset(): void {}
-}
-
 interface Creds {
   accessKeyId: string;
   secretAccessKey: string;
-}
-
-async function signedFetch(
-  url: string,
-  creds: Creds,
-  init: { method?: string; body?: string; headers?: Record<string, string> } = {},
-): Promise<Response> {
-  const u = new URL(url);
-  const signer = new SignatureV4({
-    credentials: creds,
-    region: 'us-east-1',
-    service: 'aiam',
-    sha256: NodeSha256,
-  });
-  const headers: Record<string, string> = { host: u.host };
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const signed = await signer.sign({
-    method: init.method ?? 'GET',
-    protocol: u.protocol,
-    hostname: u.hostname,
-    port: Number(u.port),
-    path: u.pathname,
-    query: {},
-    headers,
-    body: init.body,
-  });
-  const h: Record<string, string> = {};
-  for (const [k, v] of Object.entries(signed.headers)) if (k !== 'host') h[k] = String(v);
-  Object.assign(h, init.headers);
-  return fetch(url, { method: init.method ?? 'GET', headers: h, body: init.body });
 }
 
 /** Sends a control-plane request and returns the parsed body, asserting the status. */

@@ -1,38 +1,15 @@
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { generateAccessKeyId, generateSecretAccessKey } from '../identity/credential-ids.js';
 import { loadKeyring } from '../identity/keyring.js';
 import { createLogger } from '../observability/logger.js';
 import { accessKeySecretContext } from '../services/iam-service.js';
 import { BOOTSTRAP_CREDENTIALS_FILE } from './bootstrap-administrator.js';
 import { API_TOKEN_AUDIENCE, type RunningServer, startServer } from './start-server.js';
-
-type Bytes = string | ArrayBuffer | ArrayBufferView;
-const toBuffer = (d: Bytes): Buffer =>
-  typeof d === 'string'
-    ? Buffer.from(d, 'utf8')
-    : ArrayBuffer.isView(d)
-      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
-      : Buffer.from(d);
-
-class NodeSha256 {
-  #h: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-  constructor(secret?: Bytes) {
-    this.#h = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
-  }
-  update(data: Bytes): void {
-    this.#h.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#h.digest());
-  }
-  reset(): void {}
-}
+import { signedFetch } from '../testing/signed-fetch.js';
 
 /** Parses an AWS shared-credentials INI file into sections. */
 function parseIni(text: string): Record<string, Record<string, string>> {
@@ -52,36 +29,6 @@ function parseIni(text: string): Record<string, Record<string, string>> {
     section[kv[1]!] = kv[2]!;
   }
   return out;
-}
-
-async function signedFetch(
-  url: string,
-  creds: { accessKeyId: string; secretAccessKey: string },
-  init: { method?: string; body?: string; headers?: Record<string, string> } = {},
-): Promise<Response> {
-  const u = new URL(url);
-  const signer = new SignatureV4({
-    credentials: creds,
-    region: 'us-east-1',
-    service: 'aiam',
-    sha256: NodeSha256,
-  });
-  const headers: Record<string, string> = { host: u.host };
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const signed = await signer.sign({
-    method: init.method ?? 'GET',
-    protocol: u.protocol,
-    hostname: u.hostname,
-    port: Number(u.port),
-    path: u.pathname,
-    query: {},
-    headers,
-    body: init.body,
-  });
-  const h: Record<string, string> = {};
-  for (const [k, v] of Object.entries(signed.headers)) if (k !== 'host') h[k] = String(v);
-  Object.assign(h, init.headers);
-  return fetch(url, { method: init.method ?? 'GET', headers: h, body: init.body });
 }
 
 describe('startServer', () => {

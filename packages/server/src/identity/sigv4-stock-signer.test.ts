@@ -2,7 +2,6 @@
 // client-sts use): random requests it signs, in both forms, are accepted; any single-bit change
 // to what was signed is refused.
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SignatureV4 } from '@smithy/signature-v4';
 import fc from 'fast-check';
@@ -15,29 +14,7 @@ import {
   sha256Hex,
 } from './sigv4-canonical-request.js';
 import { type SigV4Request, SigV4Verifier } from './sigv4-verifier.js';
-
-type Bytes = string | ArrayBuffer | ArrayBufferView;
-const toBuffer = (d: Bytes): Buffer =>
-  typeof d === 'string'
-    ? Buffer.from(d, 'utf8')
-    : ArrayBuffer.isView(d)
-      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
-      : Buffer.from(d);
-
-/** node:crypto behind the SDK's hash interface. */
-class NodeSha256 {
-  #h: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-  constructor(secret?: Bytes) {
-    this.#h = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
-  }
-  update(data: Bytes): void {
-    this.#h.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#h.digest());
-  }
-  reset(): void {}
-}
+import { NodeSha256 } from '../testing/signed-fetch.js';
 
 // The SDK's query and path escaping (encodeURIComponent plus !'()*), used to put the request on the wire.
 const sdkEscape = (s: string) =>

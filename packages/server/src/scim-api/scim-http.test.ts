@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { BOOTSTRAP_CREDENTIALS_FILE } from '../app/bootstrap-administrator.js';
 import { type RunningServer, startServer } from '../app/start-server.js';
 import { loadKeyring } from '../identity/keyring.js';
@@ -13,55 +11,9 @@ import { createLogger } from '../observability/logger.js';
 import { type ReplayFixture, replayScimFixture } from '../scim/fixtures/scim-replay.js';
 import type { ScimRequest, ScimResponse } from '../scim/scim-service.js';
 import { IamService } from '../services/iam-service.js';
-
-type Bytes = string | ArrayBuffer | ArrayBufferView;
-const toBuffer = (d: Bytes): Buffer =>
-  typeof d === 'string'
-    ? Buffer.from(d, 'utf8')
-    : ArrayBuffer.isView(d)
-      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
-      : Buffer.from(d);
-
-class NodeSha256 {
-  #h: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-  constructor(secret?: Bytes) {
-    this.#h = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
-  }
-  update(data: Bytes): void {
-    this.#h.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#h.digest());
-  }
-  reset(): void {}
-}
+import { signedFetch } from '../testing/signed-fetch.js';
 
 type Creds = { accessKeyId: string; secretAccessKey: string };
-
-async function signedFetch(url: string, creds: Creds, init: { method?: string; body?: string } = {}) {
-  const u = new URL(url);
-  const signer = new SignatureV4({
-    credentials: creds,
-    region: 'us-east-1',
-    service: 'aiam',
-    sha256: NodeSha256,
-  });
-  const headers: Record<string, string> = { host: u.host };
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const signed = await signer.sign({
-    method: init.method ?? 'GET',
-    protocol: u.protocol,
-    hostname: u.hostname,
-    port: Number(u.port),
-    path: u.pathname,
-    query: {},
-    headers,
-    body: init.body,
-  });
-  const h: Record<string, string> = {};
-  for (const [k, v] of Object.entries(signed.headers)) if (k !== 'host') h[k] = String(v);
-  return fetch(url, { method: init.method ?? 'GET', headers: h, body: init.body });
-}
 
 // The fixtures were recorded with a fixed clock; a real server stamps real instants, and the
 // SigV4 exchange that creates the token needs the real clock, so those instants match anything.

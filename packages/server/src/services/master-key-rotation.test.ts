@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,28 +18,7 @@ import {
   retireOldMasterKeys,
   rotateStoreMasterKey,
 } from './master-key-rotation.js';
-
-type Bytes = string | ArrayBuffer | ArrayBufferView;
-const toBuffer = (d: Bytes): Buffer =>
-  typeof d === 'string'
-    ? Buffer.from(d, 'utf8')
-    : ArrayBuffer.isView(d)
-      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
-      : Buffer.from(d);
-
-class NodeSha256 {
-  #h: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-  constructor(secret?: Bytes) {
-    this.#h = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
-  }
-  update(data: Bytes): void {
-    this.#h.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#h.digest());
-  }
-  reset(): void {}
-}
+import { NodeSha256 } from '../testing/signed-fetch.js';
 
 async function signedGet(url: string, creds: { accessKeyId: string; secretAccessKey: string }) {
   const u = new URL(url);

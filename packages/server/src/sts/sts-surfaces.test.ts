@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,69 +10,18 @@ import {
   GetCallerIdentityCommand,
   STSClient,
 } from '@aws-sdk/client-sts';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { type RunningServer, startServer } from '../app/start-server.js';
 import { loadKeyring } from '../identity/keyring.js';
 import { silentLogger } from '../observability/logger.js';
 import { IamService } from '../services/iam-service.js';
 import { issuerHost } from '../services/sts-service.js';
-
-type Bytes = string | ArrayBuffer | ArrayBufferView;
-const toBuffer = (d: Bytes): Buffer =>
-  typeof d === 'string'
-    ? Buffer.from(d, 'utf8')
-    : ArrayBuffer.isView(d)
-      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
-      : Buffer.from(d);
-
-class NodeSha256 {
-  #h: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-  constructor(secret?: Bytes) {
-    this.#h = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
-  }
-  update(data: Bytes): void {
-    this.#h.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#h.digest());
-  }
-  reset(): void {}
-}
+import { signedFetch } from '../testing/signed-fetch.js';
 
 interface Creds {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
-}
-
-async function signedFetch(
-  url: string,
-  creds: Creds,
-  init: { method?: string; body?: string; contentType?: string } = {},
-): Promise<Response> {
-  const u = new URL(url);
-  const signer = new SignatureV4({
-    credentials: creds,
-    region: 'us-east-1',
-    service: 'sts',
-    sha256: NodeSha256,
-  });
-  const headers: Record<string, string> = { host: u.host };
-  if (init.body !== undefined) headers['content-type'] = init.contentType ?? 'application/json';
-  const signed = await signer.sign({
-    method: init.method ?? 'GET',
-    protocol: u.protocol,
-    hostname: u.hostname,
-    port: Number(u.port),
-    path: u.pathname,
-    query: {},
-    headers,
-    body: init.body,
-  });
-  const h: Record<string, string> = {};
-  for (const [k, v] of Object.entries(signed.headers)) if (k !== 'host') h[k] = String(v);
-  return fetch(url, { method: init.method ?? 'GET', headers: h, body: init.body });
 }
 
 const doc = (statements: unknown[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
@@ -265,6 +213,7 @@ describe('STS, OIDC and workload credentials over HTTP', () => {
     });
     assert.equal(refused.status, 401);
     const res = await signedFetch(`${server.url}/oauth2/token`, alice, {
+      service: 'sts',
       method: 'POST',
       body: 'grant_type=client_credentials',
       contentType: 'application/x-www-form-urlencoded',
@@ -374,11 +323,13 @@ describe('STS, OIDC and workload credentials over HTTP', () => {
     const identity = await iam.createUserAssignedIdentity({ name: 'pipeline' });
     // alice may not run workloads as the identity.
     const refused = await signedFetch(`${server.url}/workload/v1/authorizations`, alice, {
+      service: 'sts',
       method: 'POST',
       body: JSON.stringify({ identity: 'pipeline' }),
     });
     assert.equal(refused.status, 403);
     const res = await signedFetch(`${server.url}/workload/v1/authorizations`, admin, {
+      service: 'sts',
       method: 'POST',
       body: JSON.stringify({ identity: 'pipeline' }),
     });

@@ -37,6 +37,11 @@ export function encodeS3Url(value: string): string {
   return encodeURIComponent(value).replace(/%2F/g, '/').replace(/%20/g, '+');
 }
 
+/** `<ETag>` quoted as S3 quotes it (`&quot;…&quot;`), whether or not `value` came quoted. */
+function etagElement(value: string): string {
+  return `<ETag>&quot;${escapeXml(value.replace(/^"|"$/g, ''))}&quot;</ETag>`;
+}
+
 class XmlWriter {
   #out = DECL;
   constructor(private readonly encodeUrl: boolean = false) {}
@@ -71,8 +76,7 @@ class XmlWriter {
     return this.el(name, this.encodeUrl ? encodeS3Url(value) : value);
   }
   etag(value: string): this {
-    // Quoted as S3 quotes it (`&quot;…&quot;`), without sending every ETag through the escaper.
-    this.#out += `<ETag>&quot;${escapeXml(value.replace(/^"|"$/g, ''))}&quot;</ETag>`;
+    this.#out += etagElement(value);
     return this;
   }
   owner(name: string, owner: S3Owner | undefined): this {
@@ -109,7 +113,7 @@ function writeContents(w: XmlWriter, objects: readonly S3ObjectEntry[], withOwne
       : '';
     w.raw(
       `<Contents><Key>${escapeXml(w.keyText(o.key))}</Key><LastModified>${o.lastModified.toISOString()}</LastModified>` +
-        `<ETag>&quot;${escapeXml(o.etag.replace(/^"|"$/g, ''))}&quot;</ETag>${checksum}<Size>${o.size}</Size>`,
+        `${etagElement(o.etag)}${checksum}<Size>${o.size}</Size>`,
     );
     if (withOwner) w.owner('Owner', o.owner);
     w.raw(`<StorageClass>${escapeXml(o.storageClass ?? 'STANDARD')}</StorageClass></Contents>`);

@@ -48,7 +48,7 @@ export function createSqliteEngine(options: SqliteEngineOptions): StoreEngine {
   const database = new Database(options.path);
   database.pragma('journal_mode = WAL');
   // FULL by default: a revoked key or a disabled user must stay so after a power cut, and
-  // control-plane writes are rare; audit appends are batched, so the fsync per commit is cheap.
+  // control-plane writes are rare. Audit batches commit at NORMAL (`relaxedCommit` below).
   database.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   database.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
   database.pragma('foreign_keys = ON');
@@ -67,10 +67,8 @@ export function createSqliteEngine(options: SqliteEngineOptions): StoreEngine {
   });
   // Audit appends run on every batch of decisions under load: prepared once (lazily, after the
   // migrations created the table) instead of Kysely building, compiling and preparing a
-  // 500-row INSERT per batch (~7% of the server's CPU). Synchronous stays FULL for them too:
-  // it is a property of the connection, not of a transaction, and this single connection
-  // also commits access data (a revoked key must survive a power cut). Audit batches amortize
-  // the fsync anyway.
+  // 500-row INSERT per batch (~7% of the server's CPU). Their commits do not wait for the disk
+  // (`relaxedCommit`, set around the batch's transaction on this one connection).
   const columns = `insert into audit_records (${AUDIT_COLUMNS.join(', ')}) values `;
   const tuple = `(${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
   let insertOne: Database.Statement | undefined;

@@ -55,9 +55,9 @@ describe('SQLite background checkpoints', () => {
     const engine = createSqliteEngine({ path });
     try {
       const store = await createStore(engine);
-      // Automatic checkpoints are off on the server's connection: the thread does them.
+      // The server's connection checkpoints only past the backstop (16 MiB): the thread does it.
       const auto = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(engine.db);
-      assert.equal(Number(auto.rows[0]!.wal_autocheckpoint), 0);
+      assert.equal(Number(auto.rows[0]!.wal_autocheckpoint), 4000);
       for (let i = 0; i < 20; i++) {
         await store.appendAudit(
           Array.from({ length: 100 }, (_, j) => ({
@@ -68,7 +68,7 @@ describe('SQLite background checkpoints', () => {
         );
       }
       // Only a checkpoint copies pages from the WAL into the database file, and this connection
-      // never runs one: the file grows only if the thread does its work.
+      // runs none below the backstop: the file grows only if the thread does its work.
       const before = (await stat(path)).size;
       let after = before;
       for (let tries = 0; tries < 50 && after <= before; tries++) {
@@ -78,6 +78,33 @@ describe('SQLite background checkpoints', () => {
       assert.ok(after > before, `the database file stayed at ${before} bytes: no checkpoint ran`);
       await store.close();
       assert.deepEqual((await readdir(dir)).sort(), ['aiam.db']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the WAL bounded under a writer that never pauses', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aiam-sqlite-wal-'));
+    const path = join(dir, 'aiam.db');
+    const backstop = 100;
+    const engine = createSqliteEngine({ path, walBackstopPages: backstop });
+    try {
+      const store = await createStore(engine);
+      let largest = 0;
+      // About 1,500 pages of audit rows, committed back to back with no pause for the thread.
+      for (let i = 0; i < 300; i++) {
+        await store.appendAudit(
+          Array.from({ length: 10 }, (_, j) => ({
+            time: i * 10 + j,
+            action: 's3:GetObject',
+            extra: { pad: 'x'.repeat(500) },
+          })),
+        );
+        largest = Math.max(largest, (await stat(`${path}-wal`)).size);
+      }
+      // One transaction past the backstop at most (a WAL frame is a page plus a 24-byte header).
+      assert.ok(largest < 2 * backstop * (4096 + 24), `the WAL reached ${largest} bytes`);
+      await store.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -34,6 +34,11 @@ export interface SqliteEngineOptions {
   synchronous?: 'full' | 'normal';
   /** Checkpoint the WAL in a background thread (default true for a file database). */
   backgroundCheckpoints?: boolean;
+  /**
+   * With background checkpoints, the WAL size (in pages) past which the committing connection
+   * checkpoints itself all the same (default 4,000, about 16 MiB).
+   */
+  walBackstopPages?: number;
 }
 
 /** How often the background thread checkpoints the WAL. */
@@ -56,7 +61,11 @@ export function createSqliteEngine(options: SqliteEngineOptions): StoreEngine {
   // happens to cross the threshold on the event loop (see sqlite-checkpointer.ts).
   let checkpointer: SqliteCheckpointer | undefined;
   if (options.path !== ':memory:' && options.path !== '' && options.backgroundCheckpoints !== false) {
-    database.pragma('wal_autocheckpoint = 0');
+    // Not 0: a backstop. Against a writer that never pauses, the thread's PASSIVE checkpoints
+    // never reach the end of the WAL, and SQLite only starts the WAL over once one has: it
+    // grew by gigabytes a minute. Past this size the committing connection checkpoints
+    // itself, with nothing left to copy but what arrived since the thread's last pass.
+    database.pragma(`wal_autocheckpoint = ${Math.trunc(options.walBackstopPages ?? 4000)}`);
     checkpointer = startSqliteCheckpointer(options.path, CHECKPOINT_INTERVAL_MS, () => {
       // The thread failed: checkpoint as SQLite does by default rather than let the WAL grow.
       if (database.open) database.pragma('wal_autocheckpoint = 1000');

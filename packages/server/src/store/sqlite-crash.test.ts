@@ -9,6 +9,8 @@ import Database from 'better-sqlite3';
 import { openStore } from './open-store.js';
 
 const writer = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url));
+/** Every writer started, killed on the way out even when the test failed half-way. */
+const started = new Set<ChildProcess>();
 
 /** Starts a writer; resolves with it once it has reported `commits` commits. */
 function startWriter(
@@ -20,6 +22,8 @@ function startWriter(
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', writer, path, prefix], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.add(child);
+  child.on('exit', () => started.delete(child));
   let stderr = '';
   child.stderr!.on('data', (d) => {
     stderr += d;
@@ -51,7 +55,10 @@ function kill(child: ChildProcess): Promise<void> {
 describe('sqlite store: crash safety', () => {
   const dir = mkdtempSync(join(tmpdir(), 'aiam-crash-'));
   const path = join(dir, 'aiam.db');
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(async () => {
+    await Promise.all([...started].map(kill));
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('survives SIGKILL of two concurrent writers mid-burst: no half-applied transaction, nothing reported lost', async () => {
     const committed: string[] = [];

@@ -68,9 +68,18 @@ export function uriEncodeBytes(bytes: Uint8Array, keepSlash: boolean): string {
 
 /** URI-encodes a string's UTF-8 bytes (see {@link uriEncodeBytes}). */
 export function uriEncode(value: string, keepSlash = false): string {
-  // Fast path: most names and values are already made only of unreserved characters.
-  if (keepSlash ? /^[A-Za-z0-9\-._~/]*$/.test(value) : /^[A-Za-z0-9\-._~]*$/.test(value)) return value;
-  return uriEncodeBytes(Buffer.from(value, 'utf8'), keepSlash);
+  // Without a Buffer while the string is ASCII (a character is then its one UTF-8 byte): most
+  // names and values are, and most need no escape at all (returned as they are).
+  let out: string | undefined;
+  let plainFrom = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (isUnreserved(c) || (keepSlash && c === 0x2f)) continue;
+    if (c >= 0x80) return uriEncodeBytes(Buffer.from(value, 'utf8'), keepSlash);
+    out = `${out ?? ''}${value.slice(plainFrom, i)}%${HEX[c >> 4]}${HEX[c & 15]}`;
+    plainFrom = i + 1;
+  }
+  return out === undefined ? value : out + value.slice(plainFrom);
 }
 
 function hexValue(c: number): number {
@@ -151,6 +160,33 @@ export interface QueryParameter {
 }
 
 /**
+ * {@link percentDecode} to a UTF-8 string. Without a Buffer while every escape is of an ASCII
+ * byte (as in SigV4's own parameters: `%2F` in the credential, `%3B` in the signed headers);
+ * otherwise through the bytes, so that multi-byte sequences decode exactly as there.
+ */
+export function percentDecodeString(value: string, plusAsSpace: boolean): string {
+  let out: string | undefined;
+  let plainFrom = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 0x80) return percentDecode(value, plusAsSpace).toString('utf8');
+    if (c === 0x25) {
+      const hi = i + 2 < value.length ? hexValue(value.charCodeAt(i + 1)) : -1;
+      const lo = hi >= 0 ? hexValue(value.charCodeAt(i + 2)) : -1;
+      if (lo < 0) continue; // kept literally
+      if (hi >= 8) return percentDecode(value, plusAsSpace).toString('utf8');
+      out = `${out ?? ''}${value.slice(plainFrom, i)}${String.fromCharCode((hi << 4) | lo)}`;
+      i += 2;
+      plainFrom = i + 1;
+    } else if (c === 0x2b && plusAsSpace) {
+      out = `${out ?? ''}${value.slice(plainFrom, i)} `;
+      plainFrom = i + 1;
+    }
+  }
+  return out === undefined ? value : out + value.slice(plainFrom);
+}
+
+/**
  * Splits a raw query string (without `?`) into decoded parameters, in order. `+` is read as a
  * space, as `URLSearchParams` (and so every handler that acts on the query) reads it: the
  * signature must cover what the server will act on.
@@ -163,10 +199,7 @@ export function parseQuery(rawQuery: string): QueryParameter[] {
     const eq = piece.indexOf('=');
     const name = eq < 0 ? piece : piece.slice(0, eq);
     const value = eq < 0 ? '' : piece.slice(eq + 1);
-    params.push({
-      name: percentDecode(name, true).toString('utf8'),
-      value: percentDecode(value, true).toString('utf8'),
-    });
+    params.push({ name: percentDecodeString(name, true), value: percentDecodeString(value, true) });
   }
   return params;
 }

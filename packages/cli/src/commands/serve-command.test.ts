@@ -132,13 +132,18 @@ describe('aiam serve', () => {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    for (let i = 0; i < 600 && !out.includes('listening on'); i++)
-      await new Promise((r) => setTimeout(r, 25));
-    const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
-    assert.ok(url, `no URL printed: ${out} ${err}`);
-    assert.equal((await fetch(`${url}/healthz`)).status, 200);
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, err);
+    try {
+      for (let i = 0; i < 600 && !out.includes('listening on'); i++)
+        await new Promise((r) => setTimeout(r, 25));
+      const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+      assert.ok(url, `no URL printed: ${out} ${err}`);
+      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, err);
+    } finally {
+      // A failed assertion must not leave the server running (and this test file waiting on it).
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
     assert.match(out, /aiam stopped/);
     assert.match(err, /SIGTERM received, shutting down/);
   });

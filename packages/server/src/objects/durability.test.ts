@@ -39,19 +39,22 @@ async function* endless() {
 await backend.put(endless());
 `,
     );
+    // The writer never stops by itself: whatever happens below, it is killed on the way out.
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script], {
+      cwd: join(here, '../../../..'),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((r) => child.once('exit', r));
     try {
-      const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script], {
-        cwd: join(here, '../../../..'),
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
       await new Promise<void>((resolve, reject) => {
         child.stdout.on('data', (d: Buffer) => {
           if (d.toString().includes('ready')) resolve();
         });
         child.on('exit', (code) => reject(new Error(`writer exited early (${code})`)));
+        setTimeout(() => reject(new Error('the writer never reported ready')), 60_000).unref();
       });
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
 
       const backend = new FilesystemObjectBackend({ root: join(root, 'data') });
       const blobs = [];
@@ -65,6 +68,8 @@ await backend.put(endless());
       assert.equal(await backend.sweepTemporary(0), 1);
       assert.deepEqual(await readdir(join(root, 'data', 'tmp')), []);
     } finally {
+      child.kill('SIGKILL');
+      await exited;
       await rm(root, { recursive: true, force: true });
     }
   });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Kysely } from 'kysely';
+import type { DatabaseSchema } from '../store/database-schema.js';
 import { AccessSnapshotCache } from './access-snapshot-cache.js';
 import { allow, openTestServices, type TestServices, testContext } from './service-test-fixtures.js';
 
@@ -101,6 +103,89 @@ describe('AccessSnapshotCache (SQLite)', () => {
     assert.equal((await s.cache.view()).usersByArn.has(u.arn), true);
   });
 
+  it('adds a user created with nothing attached without a reload; anything more reloads', async () => {
+    const before = await s.cache.view();
+    const carol = await s.iam.createUser({ name: 'carol-added', tags: { team: 'ml' } });
+    const added = await s.cache.view();
+    assert.ok(added.revision > before.revision);
+    assert.equal(added.model, before.model, 'the model is reused, not rebuilt');
+    assert.equal(added.usersByArn.get(carol.arn)?.tags.team, 'ml');
+    assert.equal(added.usersById.get(carol.id)?.arn, carol.arn);
+    assert.equal(added.usersByArn.size, before.usersByArn.size + 1);
+    assert.equal((await ask(carol.arn, 's3:GetObject', 'arn:aws:s3:::data/a')).decision, 'implicitDeny');
+
+    // Attaching a policy, disabling her: each is a reload, in force on the next request.
+    const read = await s.iam.createPolicy({ name: 'carol-read', document: allow('s3:GetObject') });
+    await s.iam.attachPolicy(carol.arn, read.arn);
+    assert.notEqual((await s.cache.view()).model, before.model);
+    assert.equal((await ask(carol.arn, 's3:GetObject', 'arn:aws:s3:::data/a')).decision, 'allowed');
+    await s.store.updateUser('carol-added', (await s.store.getUser('carol-added'))!.version, {
+      status: 'disabled',
+    });
+    assert.equal((await s.cache.view()).usersByArn.get(carol.arn)?.status, 'disabled');
+  });
+
+  it('says which changes only added users (StoreChange.addedUsers), and keeps many additions whole', async () => {
+    const changes: { kinds: string[]; addedUsers?: string[] }[] = [];
+    const stop = await s.store.subscribeChanges((c) => changes.push(c));
+    try {
+      const plain = await s.store.createUser({ name: 'plain' });
+      const cap = await s.iam.createPolicy({ name: 'added-cap', document: allow('s3:*') });
+      changes.length = 0;
+      await s.store.createUser({ name: 'bounded', permissionsBoundaryArn: cap.arn });
+      await s.store.transaction(async (tx) => {
+        const u = await tx.createUser({ name: 'attached' });
+        await tx.attachPolicy(u.arn, cap.arn);
+      });
+      const two = await s.store.transaction(async (tx) => [
+        await tx.createUser({ name: 'first-of-two' }),
+        await tx.createUser({ name: 'second-of-two' }),
+      ]);
+      // A policy left under a user's ARN (written here around the store's checks) would apply
+      // to a new user of that ARN: creating one is then a reload too.
+      const ghostArn = plain.arn.replace(/plain$/, 'ghost');
+      // (The store hands a transaction's connection to its function as a second argument.)
+      type Raw = (fn: (tx: unknown, conn: Kysely<DatabaseSchema>) => Promise<void>) => Promise<void>;
+      await (s.store.transaction as unknown as Raw)(async (_tx, conn) => {
+        await conn
+          .insertInto('inline_policies')
+          .values({
+            principal_arn: ghostArn,
+            name: 'left-over',
+            document: allow('s3:*'),
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+          })
+          .execute();
+      });
+      await s.store.createUser({ name: 'ghost' });
+      assert.deepEqual(
+        changes.map((c) => c.addedUsers),
+        [undefined, undefined, two.map((u) => u.arn), undefined],
+      );
+      assert.ok(plain.arn);
+
+      // Many additions in a row: every user is found, and iteration sees each once.
+      const names: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        names.push((await s.store.createUser({ name: `bulk-${i}` })).name);
+        if (i % 7 === 0) await s.cache.view();
+      }
+      const view = await s.cache.view();
+      const listed = [...view.usersByArn.values()].map((u) => u.name);
+      assert.equal(new Set(listed).size, listed.length, 'no user listed twice');
+      assert.equal(view.usersByArn.size, listed.length);
+      for (const n of names) assert.ok(listed.includes(n), `${n} is missing`);
+      assert.deepEqual(
+        [...view.usersById.keys()].sort(),
+        (await s.store.listUsers()).map((u) => u.id).sort(),
+      );
+    } finally {
+      await stop();
+    }
+  });
+
   it('rebuilds fast for thousands of entities (measured)', async (t) => {
     const big = await openTestServices();
     try {
@@ -131,7 +216,7 @@ describe('AccessSnapshotCache (SQLite)', () => {
       });
       const cold = await AccessSnapshotCache.open(big.store);
       const first = cold.latest!;
-      await big.iam.createUser({ name: 'one-more' });
+      await big.iam.createGroup({ name: 'one-more' });
       const t0 = performance.now();
       const second = await cold.view();
       const total = performance.now() - t0;
@@ -174,6 +259,22 @@ describe('AccessSnapshotCache (PostgreSQL, two nodes)', () => {
         context: testContext(),
       });
       assert.equal(decision.allowed, true);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('adds a user another node created, without a reload', async () => {
+    const a = await openTestServices('postgres');
+    try {
+      const before = await a.cache.view();
+      const other = await a.db.open({ sharedWith: a.store });
+      const user = await other.createUser({ name: 'remote-plain' });
+      const deadline = Date.now() + 5000;
+      while (!a.cache.stale && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const view = await a.cache.view();
+      assert.equal(view.model, before.model);
+      assert.equal(view.usersByArn.get(user.arn)?.name, 'remote-plain');
     } finally {
       await a.close();
     }

@@ -113,6 +113,11 @@ const dataActionPredicate = (actionLower: string): boolean => isDataAction(actio
  * rebuild. Compiled documents are reused across rebuilds (keyed by kind, id and text), so a
  * rebuild after one change compiles only what changed.
  *
+ * A change that only created users who grant nothing new (`StoreChange.addedUsers`: no
+ * boundary, no policy under their ARN; what SCIM provisioning does, user after user) does not
+ * reload everything: the next view is the current one, its model untouched, with those users
+ * read and added to its lookups. A reload after each of them made provisioning quadratic.
+ *
  * @example
  * const cache = await AccessSnapshotCache.open(store);
  * const { model } = await cache.view();
@@ -121,7 +126,12 @@ export class AccessSnapshotCache {
   readonly #store: Store;
   readonly #onProblem: ((p: SnapshotProblem) => void) | undefined;
   #view: AccessView | undefined;
+  /** The newest revision heard of whose change needs a reload. */
   #known = -1;
+  /** The newest revision heard of. */
+  #newest = -1;
+  /** Changes that only added users (`StoreChange.addedUsers`), not yet in a view. */
+  #additions: { readonly revision: number; readonly users: readonly string[] }[] = [];
   /** Set by a lost notification channel or `invalidate()`: reload whatever the revision says. */
   #reload = false;
   #building: Promise<AccessView> | undefined;
@@ -145,7 +155,12 @@ export class AccessSnapshotCache {
   #heard(change: StoreChange): void {
     // '*' follows a lost notification channel: whatever happened, rebuild.
     if (change.kinds.includes('*')) this.#reload = true;
-    if (change.revision > this.#known) this.#known = change.revision;
+    if (change.revision > this.#newest) this.#newest = change.revision;
+    if (change.addedUsers !== undefined && !this.#reload) {
+      this.#additions.push({ revision: change.revision, users: change.addedUsers });
+    } else if (change.revision > this.#known) {
+      this.#known = change.revision;
+    }
   }
 
   /** The view the last build produced, without checking freshness (undefined before the first). */
@@ -160,6 +175,11 @@ export class AccessSnapshotCache {
 
   /** True when a committed change is newer than the current view. */
   get stale(): boolean {
+    return this.#needsReload || (this.#view as AccessView).revision < this.#newest;
+  }
+
+  /** True when the next view must be read whole (not only extended with added users). */
+  get #needsReload(): boolean {
     return this.#view === undefined || this.#reload || this.#view.revision < this.#known;
   }
 
@@ -183,7 +203,7 @@ export class AccessSnapshotCache {
       if (!this.stale) return built;
       return this.view();
     }
-    this.#building = this.#build().finally(() => {
+    this.#building = (this.#needsReload ? this.#build() : this.#extend()).finally(() => {
       this.#building = undefined;
     });
     return this.#building;
@@ -215,6 +235,57 @@ export class AccessSnapshotCache {
     const buildMs = performance.now() - t0;
     const done: AccessView = { ...view, buildMs };
     if (snapshot.revision > this.#known) this.#known = snapshot.revision;
+    if (snapshot.revision > this.#newest) this.#newest = snapshot.revision;
+    this.#additions = this.#additions.filter((a) => a.revision > snapshot.revision);
+    return this.#publish(done);
+  }
+
+  /**
+   * The current view with the users of the pending additions read and added: the model is
+   * the same (such users have no policy, boundary or group; an unknown principal and one with
+   * nothing attached are decided alike), and so are the other lookups.
+   */
+  async #extend(): Promise<AccessView> {
+    const base = this.#view as AccessView;
+    const pending = this.#additions.filter((a) => a.revision > base.revision);
+    if (pending.length === 0) return this.#build();
+    const revision = Math.max(...pending.map((a) => a.revision));
+    const arns = [...new Set(pending.flatMap((a) => a.users))];
+    let users: User[];
+    try {
+      users = await this.#store.readTransaction(async (tx) => {
+        const found: User[] = [];
+        // Read now, so possibly in a later state than at `revision` (disabled, or gone): never
+        // an earlier one. A later change of access data is a reload of its own.
+        for (const arn of arns) {
+          const user = await tx.findUser({ arn });
+          if (user) found.push(user);
+        }
+        return found;
+      });
+    } catch (error) {
+      this.#reload = true;
+      throw error;
+    }
+    const t0 = performance.now();
+    const done: AccessView = {
+      ...base,
+      revision,
+      usersByArn: withEntries(
+        base.usersByArn,
+        users.map((u) => [u.arn, u]),
+      ),
+      usersById: withEntries(
+        base.usersById,
+        users.map((u) => [u.id, u]),
+      ),
+      buildMs: performance.now() - t0,
+    };
+    this.#additions = this.#additions.filter((a) => a.revision > revision);
+    return this.#publish(done);
+  }
+
+  #publish(done: AccessView): AccessView {
     if (this.#view === undefined || done.revision >= this.#view.revision) this.#view = done;
     for (const l of this.#listeners) {
       try {
@@ -424,5 +495,81 @@ export class AccessSnapshotCache {
       sessionsRevokedBefore,
       problems,
     };
+  }
+}
+
+/**
+ * `base` with `entries` added, without copying `base`: a read-only layer over it. Every few
+ * layers the chain is flattened into one map, so a lookup walks a handful of maps at most.
+ */
+function withEntries<K, V>(
+  base: ReadonlyMap<K, V>,
+  entries: readonly (readonly [K, V])[],
+): ReadonlyMap<K, V> {
+  if (entries.length === 0) return base;
+  const added = new Map(entries);
+  if (!(base instanceof LayeredMap)) return new LayeredMap(base, added, 1);
+  if (base.depth < MAX_LAYERS) return new LayeredMap(base, added, base.depth + 1);
+  const flat = base.flatten();
+  for (const [k, v] of added) flat.set(k, v);
+  return flat;
+}
+
+const MAX_LAYERS = 16;
+
+class LayeredMap<K, V> implements ReadonlyMap<K, V> {
+  readonly #base: ReadonlyMap<K, V>;
+  readonly #added: ReadonlyMap<K, V>;
+  readonly depth: number;
+  readonly size: number;
+
+  constructor(base: ReadonlyMap<K, V>, added: ReadonlyMap<K, V>, depth: number) {
+    this.#base = base;
+    this.#added = added;
+    this.depth = depth;
+    let shadowed = 0;
+    for (const k of added.keys()) if (base.has(k)) shadowed++;
+    this.size = base.size + added.size - shadowed;
+  }
+
+  /** One plain map of every entry: the first map copied natively, then each layer in order. */
+  flatten(): Map<K, V> {
+    const layers: ReadonlyMap<K, V>[] = [];
+    let map: ReadonlyMap<K, V> = this;
+    while (map instanceof LayeredMap) {
+      layers.push(map.#added);
+      map = map.#base;
+    }
+    const flat = new Map(map);
+    for (let i = layers.length - 1; i >= 0; i--) for (const [k, v] of layers[i]!) flat.set(k, v);
+    return flat;
+  }
+
+  get(key: K): V | undefined {
+    return this.#added.has(key) ? this.#added.get(key) : this.#base.get(key);
+  }
+
+  has(key: K): boolean {
+    return this.#added.has(key) || this.#base.has(key);
+  }
+
+  entries(): MapIterator<[K, V]> {
+    return this.flatten().entries();
+  }
+
+  keys(): MapIterator<K> {
+    return this.flatten().keys();
+  }
+
+  values(): MapIterator<V> {
+    return this.flatten().values();
+  }
+
+  [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) fn.call(thisArg, v, k, this);
   }
 }

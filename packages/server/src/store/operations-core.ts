@@ -19,11 +19,28 @@ export abstract class OperationsCore {
   }
 }
 
-/** Marks a mutation (refused outside a write transaction); `kind` null does not bump the revision. */
+/** Kinds whose rows no access view reads: writing them leaves `addedUsers` as it is. */
+const NOT_ACCESS_DATA = new Set(['scim-resource']);
+
+/**
+ * Marks a mutation (refused outside a write transaction); `kind` null does not bump the revision.
+ * Every kind of access data ends the transaction's claim to be additive (`addedUsers`).
+ */
 export function beginMutation(ctx: OperationsContext, kind: string | null): number {
   if (!ctx.writable) throw new Error('a mutation ran outside a write transaction');
-  if (kind) ctx.touched.add(kind);
+  if (kind) {
+    ctx.touched.add(kind);
+    if (!NOT_ACCESS_DATA.has(kind)) ctx.addedUsers = null;
+  }
   return ctx.clock.now();
+}
+
+/** Marks the creation of a user that grants nothing new (see `StoreChange.addedUsers`). */
+export function beginAdditiveUserCreation(ctx: OperationsContext, arn: string): number {
+  const additive = ctx.addedUsers;
+  const now = beginMutation(ctx, 'user');
+  if (additive !== null) ctx.addedUsers = [...additive, arn];
+  return now;
 }
 
 /** True for a unique or primary-key violation, on either engine. */

@@ -10,6 +10,7 @@ import {
   PreconditionFailedError,
 } from '../errors.js';
 import type { DatabaseSchema } from './database-schema.js';
+import { beginAdditiveUserCreation, beginMutation } from './operations-core.js';
 import { ScimResourceOperations } from './scim-resource-operations.js';
 import { timeOrderedId } from './time-ordered-id.js';
 import type {
@@ -75,6 +76,11 @@ export interface OperationsContext {
   clock: Clock;
   /** Records the kinds of entity a mutation touched; a non-empty set bumps the revision. */
   touched: Set<string>;
+  /**
+   * The users this transaction created that grant nothing new (`StoreChange.addedUsers`), or
+   * null once any other mutation of access data ran.
+   */
+  addedUsers: string[] | null;
   /** False outside a write transaction: mutations then refuse to run. */
   writable: boolean;
   /** The engine's prepared audit insert (SQLite), run on this transaction's connection. */
@@ -360,9 +366,7 @@ export class StoreOperations extends ScimResourceOperations {
   }
 
   #write(kind: string | null): number {
-    if (!this.#ctx.writable) throw new Error('a mutation ran outside a write transaction');
-    if (kind) this.#ctx.touched.add(kind);
-    return this.#ctx.clock.now();
+    return beginMutation(this.#ctx, kind);
   }
 
   /** After an update matched no row: NotFound if the row is gone, else the version was stale. */
@@ -630,10 +634,16 @@ export class StoreOperations extends ScimResourceOperations {
 
   /** Creates a user; a name already taken (case-insensitively, as in AWS) is a ConflictError. */
   async createUser(input: NewUser): Promise<User> {
-    const now = this.#write('user');
     checkName('user', input.name, NAME_64);
     const path = input.path ?? '/';
     checkPath(path);
+    const arn = iamArn(this.#ctx.accountId, 'user', input.name, path);
+    // A user with no boundary and no policy stored under its ARN grants nothing new: access
+    // views may add it without a reload (StoreChange.addedUsers).
+    const now =
+      input.permissionsBoundaryArn || (await this.#policiesStoredFor(arn))
+        ? this.#write('user')
+        : beginAdditiveUserCreation(this.#ctx, arn);
     const tags = input.tags ?? {};
     checkTags(tags);
     const status = input.status ?? 'active';
@@ -645,7 +655,7 @@ export class StoreOperations extends ScimResourceOperations {
       name: input.name,
       name_key: input.name.toLowerCase(),
       path,
-      arn: iamArn(this.#ctx.accountId, 'user', input.name, path),
+      arn,
       tags: json(tags),
       status,
       source,
@@ -663,6 +673,24 @@ export class StoreOperations extends ScimResourceOperations {
   }
 
   /** A user by name (case-insensitive), or undefined. */
+  /** Whether an attachment or an inline policy is stored under `principalArn` (say, left over). */
+  async #policiesStoredFor(principalArn: string): Promise<boolean> {
+    const attached = await this.#db
+      .selectFrom('policy_attachments')
+      .select('principal_arn')
+      .where('principal_arn', '=', principalArn)
+      .limit(1)
+      .executeTakeFirst();
+    if (attached) return true;
+    const inline = await this.#db
+      .selectFrom('inline_policies')
+      .select('principal_arn')
+      .where('principal_arn', '=', principalArn)
+      .limit(1)
+      .executeTakeFirst();
+    return inline !== undefined;
+  }
+
   async getUser(name: string): Promise<User | undefined> {
     const r = await this.#db
       .selectFrom('users')

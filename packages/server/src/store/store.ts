@@ -56,6 +56,9 @@ export interface StoreOptions {
 
 const READ_PREFIXES = ['get', 'list', 'find', 'query', 'load'];
 
+/** At most this many ARNs in `StoreChange.addedUsers` (a PostgreSQL NOTIFY payload is < 8,000 bytes). */
+const MAX_ADDED_USERS_PER_CHANGE = 20;
+
 /** True when a StoreOperations method only reads (the naming convention the Store relies on). */
 export function isReadOperation(name: string): boolean {
   return READ_PREFIXES.some((p) => name.startsWith(p));
@@ -100,6 +103,7 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
     accountId,
     clock,
     touched: new Set(),
+    addedUsers: [],
     writable,
     insertAuditRows: engine.insertAuditRows,
   });
@@ -138,6 +142,10 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
             revision: number;
           }>`update aiam_meta set revision = revision + 1 where id = 1 returning revision`.execute(conn);
           change = { revision: Number(r.rows[0]!.revision), kinds: [...ctx.touched].sort() };
+          // Bounded: a PostgreSQL notification carries at most 8,000 bytes.
+          if (ctx.addedUsers !== null && ctx.addedUsers.length <= MAX_ADDED_USERS_PER_CHANGE) {
+            change.addedUsers = ctx.addedUsers;
+          }
           await engine.notify(conn, JSON.stringify({ ...change, origin }));
         }
         await sql.raw('commit').execute(conn);
@@ -218,8 +226,21 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
       if (!stopListening && engine.kind === 'postgres') {
         const fromOthers = (payload: string): void => {
           try {
-            const { revision, kinds, origin: from } = JSON.parse(payload) as StoreChange & { origin: string };
-            if (from !== origin) emit({ revision, kinds });
+            const {
+              revision,
+              kinds,
+              addedUsers,
+              origin: from,
+            } = JSON.parse(payload) as StoreChange & {
+              origin: string;
+            };
+            if (from === origin) return;
+            // Taken only in its exact shape: anything else reads as "anything may have changed".
+            const added =
+              Array.isArray(addedUsers) && addedUsers.every((a) => typeof a === 'string')
+                ? { addedUsers }
+                : {};
+            emit({ revision, kinds, ...added });
           } catch {
             // Not ours: ignore.
           }

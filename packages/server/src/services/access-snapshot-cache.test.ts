@@ -125,6 +125,31 @@ describe('AccessSnapshotCache (SQLite)', () => {
     assert.equal((await s.cache.view()).usersByArn.get(carol.arn)?.status, 'disabled');
   });
 
+  it('moves to the revision of a change to no access data without a reload', async () => {
+    const before = await s.cache.view();
+    await s.store.createBucket({ name: 'no-access-data', ownerArn: before.usersByArn.keys().next().value! });
+    const after = await s.cache.view();
+    assert.ok(after.revision > before.revision);
+    assert.equal(after.model, before.model);
+    // Its policy is access data: a reload.
+    await s.store.putResourcePolicy(
+      'arn:aws:s3:::no-access-data',
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: '*',
+            Action: 's3:GetObject',
+            Resource: 'arn:aws:s3:::no-access-data/*',
+          },
+        ],
+      }),
+      null,
+    );
+    assert.notEqual((await s.cache.view()).model, before.model);
+  });
+
   it('says which changes only added users (StoreChange.addedUsers), and keeps many additions whole', async () => {
     const changes: { kinds: string[]; addedUsers?: string[] }[] = [];
     const stop = await s.store.subscribeChanges((c) => changes.push(c));

@@ -19,8 +19,22 @@ export abstract class OperationsCore {
   }
 }
 
-/** Kinds whose rows no access view reads: writing them leaves `addedUsers` as it is. */
-const NOT_ACCESS_DATA = new Set(['scim-resource']);
+/**
+ * Kinds whose operations write no table an access view reads (`loadAccessSnapshot`, settings):
+ * writing them leaves `addedUsers` as it is. An operation that also changes access data marks
+ * that kind too (deleting a bucket removes its policy: `resource-policy`; deleting an endpoint
+ * its keys: `bearer-key`). Caches of these rows key on the view's revision, which still moves.
+ */
+const NOT_ACCESS_DATA = new Set([
+  'bucket',
+  'workspace',
+  'model',
+  'endpoint',
+  'deployment',
+  'domain',
+  'scim-resource',
+  'scim-group-mapping',
+]);
 
 /**
  * Marks a mutation (refused outside a write transaction); `kind` null does not bump the revision.

@@ -443,7 +443,8 @@ export interface StoreChange {
    * Present when all the transaction did to access data was to create these users (ARNs), each
    * with no permissions boundary and no policy stored under its ARN: such a user can do nothing
    * no one else could before, so an access view may add them instead of reloading everything.
-   * Absent: anything may have changed. Empty: no access data changed (SCIM bookkeeping only).
+   * Absent: anything may have changed. Empty: no access data changed (buckets, the ML registry,
+   * SCIM bookkeeping).
    */
   addedUsers?: string[];
 }

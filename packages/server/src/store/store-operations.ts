@@ -675,20 +675,16 @@ export class StoreOperations extends ScimResourceOperations {
   /** A user by name (case-insensitive), or undefined. */
   /** Whether an attachment or an inline policy is stored under `principalArn` (say, left over). */
   async #policiesStoredFor(principalArn: string): Promise<boolean> {
-    const attached = await this.#db
-      .selectFrom('policy_attachments')
-      .select('principal_arn')
-      .where('principal_arn', '=', principalArn)
-      .limit(1)
-      .executeTakeFirst();
-    if (attached) return true;
-    const inline = await this.#db
-      .selectFrom('inline_policies')
-      .select('principal_arn')
-      .where('principal_arn', '=', principalArn)
-      .limit(1)
-      .executeTakeFirst();
-    return inline !== undefined;
+    for (const table of ['policy_attachments', 'inline_policies'] as const) {
+      const row = await this.#db
+        .selectFrom(table)
+        .select('principal_arn')
+        .where('principal_arn', '=', principalArn)
+        .limit(1)
+        .executeTakeFirst();
+      if (row) return true;
+    }
+    return false;
   }
 
   async getUser(name: string): Promise<User | undefined> {

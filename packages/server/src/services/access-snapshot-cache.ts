@@ -157,7 +157,10 @@ export class AccessSnapshotCache {
     if (change.kinds.includes('*')) this.#reload = true;
     if (change.revision > this.#newest) this.#newest = change.revision;
     if (change.addedUsers !== undefined && !this.#reload) {
-      this.#additions.push({ revision: change.revision, users: change.addedUsers });
+      // Already in the view when a build read past it before the notice came.
+      if (change.revision > (this.#view?.revision ?? -1)) {
+        this.#additions.push({ revision: change.revision, users: change.addedUsers });
+      }
     } else if (change.revision > this.#known) {
       this.#known = change.revision;
     }
@@ -251,6 +254,8 @@ export class AccessSnapshotCache {
     if (pending.length === 0) return this.#build();
     const revision = Math.max(...pending.map((a) => a.revision));
     const arns = [...new Set(pending.flatMap((a) => a.users))];
+    // Past this many, one read of everything is cheaper than a read per user.
+    if (arns.length > MAX_USERS_PER_EXTENSION) return this.#build();
     let users: User[];
     try {
       users = await this.#store.readTransaction(async (tx) => {
@@ -516,6 +521,7 @@ function withEntries<K, V>(
 }
 
 const MAX_LAYERS = 16;
+const MAX_USERS_PER_EXTENSION = 500;
 
 class LayeredMap<K, V> implements ReadonlyMap<K, V> {
   readonly #base: ReadonlyMap<K, V>;

@@ -672,7 +672,6 @@ export class StoreOperations extends ScimResourceOperations {
     return toUser(row);
   }
 
-  /** A user by name (case-insensitive), or undefined. */
   /** Whether an attachment or an inline policy is stored under `principalArn` (say, left over). */
   async #policiesStoredFor(principalArn: string): Promise<boolean> {
     for (const table of ['policy_attachments', 'inline_policies'] as const) {
@@ -687,6 +686,7 @@ export class StoreOperations extends ScimResourceOperations {
     return false;
   }
 
+  /** A user by name (case-insensitive), or undefined. */
   async getUser(name: string): Promise<User | undefined> {
     const r = await this.#db
       .selectFrom('users')

@@ -12,11 +12,23 @@ async function synchronousLevel(engine: ReturnType<typeof createSqliteEngine>): 
   return Number(r.rows[0]!.synchronous);
 }
 
+/** Runs `fn` with an engine on a file database in a new temporary directory, then removes it. */
+async function withFileEngine(
+  options: Omit<Parameters<typeof createSqliteEngine>[0], 'path'>,
+  fn: (engine: ReturnType<typeof createSqliteEngine>, dir: string, path: string) => Promise<void>,
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'aiam-sqlite-engine-'));
+  const path = join(dir, 'aiam.db');
+  try {
+    await fn(createSqliteEngine({ ...options, path }), dir, path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe('SQLite engine', () => {
   it('commits audit appends without waiting for the disk, and everything else durably', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'aiam-sqlite-engine-'));
-    const engine = createSqliteEngine({ path: join(dir, 'aiam.db') });
-    try {
+    await withFileEngine({}, async (engine) => {
       const store = await createStore(engine);
       assert.equal(await synchronousLevel(engine), 2, 'FULL before');
       const [id] = await store.appendAudit([{ time: 1, action: 'iam:GetUser', decision: 'allowed' }]);
@@ -27,9 +39,7 @@ describe('SQLite engine', () => {
       await assert.rejects(store.appendAudit([{ id: id!, time: 2 }]));
       assert.equal(await synchronousLevel(engine), 2, 'FULL after a rollback');
       await store.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('prepares each SQL text once and still runs statements of a changed schema', async () => {
@@ -50,10 +60,7 @@ describe('SQLite engine', () => {
 
 describe('SQLite background checkpoints', () => {
   it('keeps the WAL checkpointed by its own thread, and leaves nothing behind when closed', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'aiam-sqlite-ckpt-'));
-    const path = join(dir, 'aiam.db');
-    const engine = createSqliteEngine({ path });
-    try {
+    await withFileEngine({}, async (engine, dir, path) => {
       const store = await createStore(engine);
       // The server's connection checkpoints only past the backstop (16 MiB): the thread does it.
       const auto = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(engine.db);
@@ -78,17 +85,12 @@ describe('SQLite background checkpoints', () => {
       assert.ok(after > before, `the database file stayed at ${before} bytes: no checkpoint ran`);
       await store.close();
       assert.deepEqual((await readdir(dir)).sort(), ['aiam.db']);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('keeps the WAL bounded under a writer that never pauses', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'aiam-sqlite-wal-'));
-    const path = join(dir, 'aiam.db');
     const backstop = 100;
-    const engine = createSqliteEngine({ path, walBackstopPages: backstop });
-    try {
+    await withFileEngine({ walBackstopPages: backstop }, async (engine, _dir, path) => {
       const store = await createStore(engine);
       let largest = 0;
       // About 1,500 pages of audit rows, committed back to back with no pause for the thread.
@@ -105,8 +107,15 @@ describe('SQLite background checkpoints', () => {
       // One transaction past the backstop at most (a WAL frame is a page plus a 24-byte header).
       assert.ok(largest < 2 * backstop * (4096 + 24), `the WAL reached ${largest} bytes`);
       await store.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+    });
+  });
+
+  it('refuses a backstop that is not a positive whole number of pages', async () => {
+    for (const walBackstopPages of [0, -1, 1.5, Number.NaN]) {
+      await assert.rejects(
+        withFileEngine({ walBackstopPages }, async () => {}),
+        (e: unknown) => e instanceof RangeError && /walBackstopPages/.test(e.message),
+      );
     }
   });
 });

@@ -65,7 +65,12 @@ export function createSqliteEngine(options: SqliteEngineOptions): StoreEngine {
     // never reach the end of the WAL, and SQLite only starts the WAL over once one has: it
     // grew by gigabytes a minute. Past this size the committing connection checkpoints
     // itself, with nothing left to copy but what arrived since the thread's last pass.
-    database.pragma(`wal_autocheckpoint = ${Math.trunc(options.walBackstopPages ?? 4000)}`);
+    const backstop = options.walBackstopPages ?? 4000;
+    if (!Number.isSafeInteger(backstop) || backstop < 1) {
+      database.close();
+      throw new RangeError(`walBackstopPages must be a whole number of pages, at least 1; got ${backstop}`);
+    }
+    database.pragma(`wal_autocheckpoint = ${backstop}`);
     checkpointer = startSqliteCheckpointer(options.path, CHECKPOINT_INTERVAL_MS, () => {
       // The thread failed: checkpoint as SQLite does by default rather than let the WAL grow.
       if (database.open) database.pragma('wal_autocheckpoint = 1000');

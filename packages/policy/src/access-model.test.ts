@@ -362,3 +362,110 @@ describe('AccessModel: identities reached through identityArns', () => {
     assert.equal(m.authorize(req(reversed, 'ml:GetModel', ws)).reason, 'boundary');
   });
 });
+
+// withPrincipals derives a model without a rebuild: it must decide exactly as a model built
+// from the changed input, and leave the model it came from as it was.
+describe('AccessModel.withPrincipals', () => {
+  const actions = ['s3:GetObject', 'ml:GetModel', 'ml:DeleteModel', 'iam:CreateUser'];
+  const resources = ['arn:aws:s3:::data/x', `${ws}/model/m`];
+  const ps = [
+    pol('s3-read', 'identity', { Effect: 'Allow', Action: 's3:Get*', Resource: '*' }),
+    pol('ml-all', 'identity', { Effect: 'Allow', Action: 'ml:*', Resource: '*' }),
+    pol('no-ml-delete', 'identity', { Effect: 'Deny', Action: 'ml:Delete*', Resource: '*' }),
+    pol('iam', 'identity', { Effect: 'Allow', Action: 'iam:*', Resource: '*' }),
+    pol('cap', 'boundary', { Effect: 'Allow', Action: ['s3:*', 'ml:Get*'], Resource: '*' }),
+  ];
+  const ids = ['s3-read', 'ml-all', 'no-ml-delete', 'iam'];
+  const groupNames = ['g0', 'g1', 'g2'];
+  const userNames = ['u0', 'u1', 'u2', 'u3'];
+  const principalArb = (name: string) =>
+    fc.record({
+      arn: fc.constant(user(name)),
+      groups: fc.subarray(groupNames.map(group)),
+      policies: fc.subarray(ids, { maxLength: 2 }),
+      bounded: fc.boolean(),
+    });
+  const toPrincipal = (p: { arn: string; groups: string[]; policies: string[]; bounded: boolean }) => ({
+    arn: p.arn,
+    groups: p.groups,
+    policies: p.policies,
+    ...(p.bounded ? { permissionsBoundary: 'cap' } : {}),
+  });
+  const inputArb = fc.record({
+    principals: fc.tuple(...userNames.map(principalArb)),
+    present: fc.subarray(userNames, { minLength: 1 }),
+    groupPolicies: fc.tuple(...groupNames.map(() => fc.subarray(ids, { maxLength: 2 }))),
+    // Role assignments to users and groups, a reader role over the workspace.
+    assigned: fc.subarray([...userNames.map(user), ...groupNames.map(group)], { maxLength: 3 }),
+  });
+  const build = (i: {
+    principals: ReturnType<typeof toPrincipal>[];
+    groupPolicies: string[][];
+    assigned: string[];
+  }) =>
+    AccessModel.build({
+      policies: ps,
+      groups: groupNames.map((g, k) => ({ arn: group(g), policies: i.groupPolicies[k]! })),
+      principals: i.principals,
+      roleDefinitions: [{ id: 'reader', actions: ['ml:Get*', 'ml:Delete*'] }],
+      // Ids stable across rebuilds: decisions name the assignment that matched.
+      roleAssignments: i.assigned.map((arn) => ({
+        id: `ra:${arn}`,
+        principalArn: arn,
+        roleDefinition: 'reader',
+        scope: ws,
+      })),
+      denyAssignments: [{ id: 'd', actions: ['iam:CreateUser'], principals: [group('g2')], scope: '*' }],
+    });
+  const decisions = (m: AccessModel) =>
+    userNames.flatMap((u) =>
+      actions.flatMap((a) =>
+        resources.map((r) => {
+          const d = m.authorize(req({ arn: user(u), account: ACCT }, a, r));
+          return `${u} ${a} ${r}: ${d.decision}/${d.reason}/${d.matched.map((s) => s.policyId).join(',')}`;
+        }),
+      ),
+    );
+
+  it('decides as a model built from the changed input (property)', () => {
+    fc.assert(
+      fc.property(
+        inputArb,
+        fc.subarray(userNames),
+        fc.tuple(...userNames.map(principalArb)),
+        fc.subarray(userNames),
+        (input, removed, replacements, setNames) => {
+          const before = input.principals.filter((p) => input.present.includes(p.arn.split('/')[1]!));
+          const base = build({ ...input, principals: before.map(toPrincipal) });
+          const baseDecisions = decisions(base);
+          const set = replacements.filter((p) => setNames.includes(p.arn.split('/')[1]!)).map(toPrincipal);
+          const derived = base.withPrincipals({ remove: removed.map(user), set });
+
+          // The same input, changed: removed principals go with their role assignments.
+          const gone = new Set(removed.map(user));
+          const kept = before.map(toPrincipal).filter((p) => !gone.has(p.arn));
+          const after = [...kept.filter((p) => !set.some((s) => s.arn === p.arn)), ...set];
+          const rebuilt = build({
+            principals: after,
+            groupPolicies: input.groupPolicies,
+            assigned: input.assigned.filter((a) => !gone.has(a)),
+          });
+          assert.deepEqual(decisions(derived), decisions(rebuilt));
+          assert.deepEqual(decisions(base), baseDecisions, 'the base model changed');
+          for (const p of set) assert.deepEqual(derived.principal(p.arn), p);
+          for (const arn of gone)
+            if (!set.some((s) => s.arn === arn)) assert.equal(derived.principal(arn), undefined);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a principal that names a policy the model does not contain', () => {
+    const base = build({ principals: [], groupPolicies: [[], [], []], assigned: [] });
+    assert.throws(
+      () => base.withPrincipals({ set: [{ arn: user('x'), policies: ['nope'] }] }),
+      (e: unknown) => e instanceof AccessModelError && /"nope"/.test(e.message),
+    );
+  });
+});

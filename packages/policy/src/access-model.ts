@@ -109,6 +109,8 @@ class StatementIndex {
 }
 
 interface PrincipalEntry {
+  /** What the entry was computed from. */
+  readonly input: AccessModelPrincipal;
   readonly identity: StatementIndex;
   readonly boundary: StatementIndex | undefined;
   readonly groups: ReadonlySet<string>;
@@ -177,128 +179,29 @@ class ActionKeys {
  * // decision.decision: 'allowed' | 'explicitDeny' | 'implicitDeny'
  */
 export class AccessModel {
-  private readonly principals = new Map<string, PrincipalEntry>();
-  private readonly groups = new Map<string, StatementIndex>();
-  private readonly resourceIndex = new Map<string, StatementIndex>();
+  private readonly principals: ReadonlyMap<string, PrincipalEntry>;
+  private readonly groups: ReadonlyMap<string, StatementIndex>;
+  private readonly resourceIndex: ReadonlyMap<string, StatementIndex>;
   /** Distinct lengths of resource-policy keys, longest first. */
-  private readonly resourceKeyLengths: number[] = [];
+  private readonly resourceKeyLengths: readonly number[];
   private readonly denyEveryone: StatementIndex | undefined;
-  private readonly denyByPrincipal = new Map<string, StatementIndex>();
-  private readonly actions = new ActionKeys();
+  private readonly denyByPrincipal: ReadonlyMap<string, StatementIndex>;
+  private readonly actions: ActionKeys;
+  /** Everything the model holds, kept whole so `withPrincipals` can derive a model from it. */
+  private readonly state: ModelState;
   /** Number of policies, role assignments and deny assignments in the model. */
   readonly size: { policies: number; roleAssignments: number; denyAssignments: number };
 
-  private constructor(input: AccessModelInput) {
-    const policies = new Map<string, CompiledPolicy>();
-    for (const p of input.policies ?? []) {
-      if (policies.has(p.id))
-        throw new AccessModelError(`Two policies have the id "${p.id}"; ids must be unique.`);
-      policies.set(p.id, p);
-    }
-    const policy = (id: string, owner: string): CompiledPolicy => {
-      const p = policies.get(id);
-      if (!p)
-        throw new AccessModelError(`${owner} refers to policy "${id}", which the model does not contain.`);
-      return p;
-    };
-
-    const roleDefs = new Map<string, CompiledRoleDefinition>();
-    for (const def of input.roleDefinitions ?? []) {
-      const compiled = compileRoleDefinition(def);
-      roleDefs.set(def.id, compiled);
-      if (def.name !== undefined && !roleDefs.has(def.name)) roleDefs.set(def.name, compiled);
-    }
-    const options = input.isDataAction ? { isDataAction: input.isDataAction } : {};
-    const assignmentsByPrincipal = new Map<string, CompiledStatement[]>();
-    for (const a of input.roleAssignments ?? []) {
-      const def = roleDefs.get(a.roleDefinition);
-      if (!def)
-        throw new AccessModelError(
-          `Role assignment ${a.id} refers to role "${a.roleDefinition}", which is not defined.`,
-        );
-      const list = assignmentsByPrincipal.get(a.principalArn) ?? [];
-      list.push(compileRoleAssignment(a, def, options));
-      assignmentsByPrincipal.set(a.principalArn, list);
-    }
-
-    const groupPolicies = new Map<string, readonly string[]>();
-    for (const g of input.groups ?? []) groupPolicies.set(g.arn, g.policies ?? []);
-    const statementsOf = (ids: Iterable<string>, owner: string): CompiledStatement[] => {
-      const out: CompiledStatement[] = [];
-      for (const id of ids) out.push(...policy(id, owner).statements);
-      return out;
-    };
-    const groupArns = new Set([...groupPolicies.keys(), ...[...assignmentsByPrincipal.keys()]]);
-    for (const g of groupArns) {
-      const stmts = [
-        ...statementsOf(groupPolicies.get(g) ?? [], `Group ${g}`),
-        ...(assignmentsByPrincipal.get(g) ?? []),
-      ];
-      this.groups.set(g, new StatementIndex(stmts));
-    }
-
-    for (const p of input.principals ?? []) {
-      const ids = new Set(p.policies ?? []);
-      const groupSet = new Set(p.groups ?? []);
-      for (const g of groupSet) for (const id of groupPolicies.get(g) ?? []) ids.add(id);
-      const stmts = statementsOf(ids, `Principal ${p.arn}`);
-      stmts.push(...(assignmentsByPrincipal.get(p.arn) ?? []));
-      for (const g of groupSet) stmts.push(...(assignmentsByPrincipal.get(g) ?? []));
-      const boundary =
-        p.permissionsBoundary === undefined
-          ? undefined
-          : new StatementIndex(policy(p.permissionsBoundary, `Principal ${p.arn} (boundary)`).statements);
-      this.principals.set(p.arn, {
-        identity: new StatementIndex(stmts),
-        boundary,
-        groups: groupSet.size ? groupSet : EMPTY_SET,
-      });
-    }
-    // Assignments may name principals the input does not list (a role known only by its ARN,
-    // a managed identity): they still apply when such a principal asks, or acts as that role.
-    for (const [arn, stmts] of assignmentsByPrincipal) {
-      if (this.principals.has(arn) || groupPolicies.has(arn)) continue;
-      this.principals.set(arn, {
-        identity: new StatementIndex(stmts),
-        boundary: undefined,
-        groups: EMPTY_SET,
-      });
-    }
-
-    const byResource = new Map<string, CompiledStatement[]>();
-    for (const r of input.resourcePolicies ?? []) {
-      const p = policy(r.policy, `Resource ${r.resource}`);
-      const list = byResource.get(r.resource) ?? [];
-      list.push(...p.statements);
-      byResource.set(r.resource, list);
-    }
-    const lengths = new Set<number>();
-    for (const [resource, stmts] of byResource) {
-      this.resourceIndex.set(resource, new StatementIndex(stmts));
-      lengths.add(resource.length);
-    }
-    this.resourceKeyLengths = [...lengths].sort((a, b) => b - a);
-
-    const everyone: CompiledStatement[] = [];
-    const denyBy = new Map<string, CompiledStatement[]>();
-    for (const d of input.denyAssignments ?? []) {
-      const compiled = compileDenyAssignment(d, options);
-      if (d.principals.includes('*')) everyone.push(compiled);
-      else {
-        for (const arn of new Set(d.principals)) {
-          const list = denyBy.get(arn) ?? [];
-          list.push(compiled);
-          denyBy.set(arn, list);
-        }
-      }
-    }
-    this.denyEveryone = everyone.length ? new StatementIndex(everyone) : undefined;
-    for (const [arn, list] of denyBy) this.denyByPrincipal.set(arn, new StatementIndex(list));
-    this.size = {
-      policies: policies.size,
-      roleAssignments: input.roleAssignments?.length ?? 0,
-      denyAssignments: input.denyAssignments?.length ?? 0,
-    };
+  private constructor(state: ModelState) {
+    this.state = state;
+    this.principals = state.principals;
+    this.groups = state.groups;
+    this.resourceIndex = state.resourceIndex;
+    this.resourceKeyLengths = state.resourceKeyLengths;
+    this.denyEveryone = state.denyEveryone;
+    this.denyByPrincipal = state.denyByPrincipal;
+    this.actions = state.actions;
+    this.size = state.size;
   }
 
   /**
@@ -306,7 +209,42 @@ export class AccessModel {
    * role, and `InvalidRoleAssignmentError` for an assignment outside its role's scopes.
    */
   static build(input: AccessModelInput): AccessModel {
-    return new AccessModel(input);
+    return new AccessModel(buildState(input));
+  }
+
+  /**
+   * The principal as the model was given it (groups, attached policy ids, boundary), or
+   * undefined for one the model does not list.
+   */
+  principal(arn: string): AccessModelPrincipal | undefined {
+    return this.principals.get(arn)?.input;
+  }
+
+  /**
+   * A model that decides as one built from this model's input with the principals of `remove`
+   * left out, together with the role assignments naming them, and then those of `set` added or
+   * replaced. Everything else is shared with this model, which does not change: deriving costs
+   * a copy of the principal map and the entries of `set`, not a rebuild (one user joining a
+   * group in a large account). `set` may refer only to policies this model contains, else
+   * `AccessModelError`.
+   */
+  withPrincipals(change: {
+    readonly remove?: readonly string[];
+    readonly set?: readonly AccessModelPrincipal[];
+  }): AccessModel {
+    const principals = new Map(this.state.principals);
+    let assignments = this.state.assignmentsByPrincipal;
+    for (const arn of change.remove ?? []) {
+      principals.delete(arn);
+      if (assignments.has(arn)) {
+        const copy = new Map(assignments);
+        copy.delete(arn);
+        assignments = copy;
+      }
+    }
+    const next: ModelState = { ...this.state, principals, assignmentsByPrincipal: assignments };
+    for (const p of change.set ?? []) principals.set(p.arn, principalEntry(p, next));
+    return new AccessModel(next);
   }
 
   /**
@@ -404,4 +342,164 @@ export class AccessModel {
       this.resourceIndex.get(len === resource.length ? resource : resource.slice(0, len))?.visit(b, service);
     }
   }
+}
+
+/** What an `AccessModel` holds; derived models share all of it but their principals. */
+interface ModelState {
+  readonly policies: ReadonlyMap<string, CompiledPolicy>;
+  /** Policy ids attached to each group. */
+  readonly groupPolicies: ReadonlyMap<string, readonly string[]>;
+  /** Compiled role assignments by the principal or group ARN they name. */
+  readonly assignmentsByPrincipal: ReadonlyMap<string, readonly CompiledStatement[]>;
+  readonly principals: ReadonlyMap<string, PrincipalEntry>;
+  readonly groups: ReadonlyMap<string, StatementIndex>;
+  readonly resourceIndex: ReadonlyMap<string, StatementIndex>;
+  readonly resourceKeyLengths: readonly number[];
+  readonly denyEveryone: StatementIndex | undefined;
+  readonly denyByPrincipal: ReadonlyMap<string, StatementIndex>;
+  readonly actions: ActionKeys;
+  readonly size: { policies: number; roleAssignments: number; denyAssignments: number };
+}
+
+function policyOf(state: Pick<ModelState, 'policies'>, id: string, owner: string): CompiledPolicy {
+  const p = state.policies.get(id);
+  if (!p) throw new AccessModelError(`${owner} refers to policy "${id}", which the model does not contain.`);
+  return p;
+}
+
+function statementsOf(
+  state: Pick<ModelState, 'policies'>,
+  ids: Iterable<string>,
+  owner: string,
+): CompiledStatement[] {
+  const out: CompiledStatement[] = [];
+  for (const id of ids) out.push(...policyOf(state, id, owner).statements);
+  return out;
+}
+
+/**
+ * A principal's precomputed entry: its own policies, those of its groups, the role assignments
+ * naming it or its groups (one statement list, indexed), and its boundary.
+ */
+function principalEntry(
+  p: AccessModelPrincipal,
+  state: Pick<ModelState, 'policies' | 'groupPolicies' | 'assignmentsByPrincipal'>,
+): PrincipalEntry {
+  const ids = new Set(p.policies ?? []);
+  const groupSet = new Set(p.groups ?? []);
+  for (const g of groupSet) for (const id of state.groupPolicies.get(g) ?? []) ids.add(id);
+  const stmts = statementsOf(state, ids, `Principal ${p.arn}`);
+  stmts.push(...(state.assignmentsByPrincipal.get(p.arn) ?? []));
+  for (const g of groupSet) stmts.push(...(state.assignmentsByPrincipal.get(g) ?? []));
+  const boundary =
+    p.permissionsBoundary === undefined
+      ? undefined
+      : new StatementIndex(
+          policyOf(state, p.permissionsBoundary, `Principal ${p.arn} (boundary)`).statements,
+        );
+  return {
+    input: p,
+    identity: new StatementIndex(stmts),
+    boundary,
+    groups: groupSet.size ? groupSet : EMPTY_SET,
+  };
+}
+
+function buildState(input: AccessModelInput): ModelState {
+  const policies = new Map<string, CompiledPolicy>();
+  for (const p of input.policies ?? []) {
+    if (policies.has(p.id))
+      throw new AccessModelError(`Two policies have the id "${p.id}"; ids must be unique.`);
+    policies.set(p.id, p);
+  }
+
+  const roleDefs = new Map<string, CompiledRoleDefinition>();
+  for (const def of input.roleDefinitions ?? []) {
+    const compiled = compileRoleDefinition(def);
+    roleDefs.set(def.id, compiled);
+    if (def.name !== undefined && !roleDefs.has(def.name)) roleDefs.set(def.name, compiled);
+  }
+  const options = input.isDataAction ? { isDataAction: input.isDataAction } : {};
+  const assignmentsByPrincipal = new Map<string, CompiledStatement[]>();
+  for (const a of input.roleAssignments ?? []) {
+    const def = roleDefs.get(a.roleDefinition);
+    if (!def)
+      throw new AccessModelError(
+        `Role assignment ${a.id} refers to role "${a.roleDefinition}", which is not defined.`,
+      );
+    const list = assignmentsByPrincipal.get(a.principalArn) ?? [];
+    list.push(compileRoleAssignment(a, def, options));
+    assignmentsByPrincipal.set(a.principalArn, list);
+  }
+
+  const groupPolicies = new Map<string, readonly string[]>();
+  for (const g of input.groups ?? []) groupPolicies.set(g.arn, g.policies ?? []);
+  const parts = { policies, groupPolicies, assignmentsByPrincipal };
+  const groups = new Map<string, StatementIndex>();
+  for (const g of new Set([...groupPolicies.keys(), ...assignmentsByPrincipal.keys()])) {
+    const stmts = [
+      ...statementsOf(parts, groupPolicies.get(g) ?? [], `Group ${g}`),
+      ...(assignmentsByPrincipal.get(g) ?? []),
+    ];
+    groups.set(g, new StatementIndex(stmts));
+  }
+
+  const principals = new Map<string, PrincipalEntry>();
+  for (const p of input.principals ?? []) principals.set(p.arn, principalEntry(p, parts));
+  // Assignments may name principals the input does not list (a role known only by its ARN,
+  // a managed identity): they still apply when such a principal asks, or acts as that role.
+  for (const [arn, stmts] of assignmentsByPrincipal) {
+    if (principals.has(arn) || groupPolicies.has(arn)) continue;
+    principals.set(arn, {
+      input: { arn },
+      identity: new StatementIndex(stmts),
+      boundary: undefined,
+      groups: EMPTY_SET,
+    });
+  }
+
+  const byResource = new Map<string, CompiledStatement[]>();
+  for (const r of input.resourcePolicies ?? []) {
+    const p = policyOf(parts, r.policy, `Resource ${r.resource}`);
+    const list = byResource.get(r.resource) ?? [];
+    list.push(...p.statements);
+    byResource.set(r.resource, list);
+  }
+  const resourceIndex = new Map<string, StatementIndex>();
+  const lengths = new Set<number>();
+  for (const [resource, stmts] of byResource) {
+    resourceIndex.set(resource, new StatementIndex(stmts));
+    lengths.add(resource.length);
+  }
+
+  const everyone: CompiledStatement[] = [];
+  const denyBy = new Map<string, CompiledStatement[]>();
+  for (const d of input.denyAssignments ?? []) {
+    const compiled = compileDenyAssignment(d, options);
+    if (d.principals.includes('*')) everyone.push(compiled);
+    else {
+      for (const arn of new Set(d.principals)) {
+        const list = denyBy.get(arn) ?? [];
+        list.push(compiled);
+        denyBy.set(arn, list);
+      }
+    }
+  }
+  const denyByPrincipal = new Map<string, StatementIndex>();
+  for (const [arn, list] of denyBy) denyByPrincipal.set(arn, new StatementIndex(list));
+  return {
+    ...parts,
+    principals,
+    groups,
+    resourceIndex,
+    resourceKeyLengths: [...lengths].sort((a, b) => b - a),
+    denyEveryone: everyone.length ? new StatementIndex(everyone) : undefined,
+    denyByPrincipal,
+    actions: new ActionKeys(),
+    size: {
+      policies: policies.size,
+      roleAssignments: input.roleAssignments?.length ?? 0,
+      denyAssignments: input.denyAssignments?.length ?? 0,
+    },
+  };
 }

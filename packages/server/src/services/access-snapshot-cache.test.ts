@@ -114,7 +114,7 @@ describe('AccessSnapshotCache (SQLite)', () => {
     assert.equal(added.usersByArn.size, before.usersByArn.size + 1);
     assert.equal((await ask(carol.arn, 's3:GetObject', 'arn:aws:s3:::data/a')).decision, 'implicitDeny');
 
-    // Attaching a policy, disabling her: each is a reload, in force on the next request.
+    // Attaching a policy is a reload; disabling her re-reads her. Each is in force on the next request.
     const read = await s.iam.createPolicy({ name: 'carol-read', document: allow('s3:GetObject') });
     await s.iam.attachPolicy(carol.arn, read.arn);
     assert.notEqual((await s.cache.view()).model, before.model);
@@ -150,8 +150,8 @@ describe('AccessSnapshotCache (SQLite)', () => {
     assert.notEqual((await s.cache.view()).model, before.model);
   });
 
-  it('says which changes only added users (StoreChange.addedUsers), and keeps many additions whole', async () => {
-    const changes: { kinds: string[]; addedUsers?: string[] }[] = [];
+  it('says which changes only changed users (StoreChange.changedUsers), and keeps many additions whole', async () => {
+    const changes: { kinds: string[]; changedUsers?: string[] }[] = [];
     const stop = await s.store.subscribeChanges((c) => changes.push(c));
     try {
       const plain = await s.store.createUser({ name: 'plain' });
@@ -186,10 +186,23 @@ describe('AccessSnapshotCache (SQLite)', () => {
       });
       await s.store.createUser({ name: 'ghost' });
       assert.deepEqual(
-        changes.map((c) => c.addedUsers),
+        changes.map((c) => c.changedUsers),
         [undefined, undefined, two.map((u) => u.arn), undefined],
       );
       assert.ok(plain.arn);
+
+      // Memberships, updates that keep the ARN and boundary, revocations: the users. Keys: none.
+      changes.length = 0;
+      const g = await s.store.createGroup({ name: 'changed-users' });
+      await s.store.addUserToGroup('changed-users', 'plain');
+      await s.iam.updateUser('plain', (await s.store.getUser('plain'))!.version, { status: 'disabled' });
+      await s.iam.createAccessKey('plain');
+      await s.iam.updateUser('plain', (await s.store.getUser('plain'))!.version, { name: 'renamed' });
+      assert.deepEqual(
+        changes.map((c) => c.changedUsers),
+        [undefined, [plain.arn], [plain.arn], [], undefined],
+      );
+      assert.ok(g.arn);
 
       // Many additions in a row: every user is found, and iteration sees each once.
       const names: string[] = [];
@@ -209,6 +222,119 @@ describe('AccessSnapshotCache (SQLite)', () => {
     } finally {
       await stop();
     }
+  });
+
+  /** Decisions and lookups of the cached view, and of a view loaded whole from the store. */
+  const sameAsFresh = async (arns: readonly string[]): Promise<void> => {
+    const cached = await s.cache.view();
+    const fresh = await AccessSnapshotCache.open(s.store);
+    try {
+      const loaded = await fresh.view();
+      assert.equal(cached.revision, loaded.revision);
+      const describe = (v: typeof cached) =>
+        arns.map((arn) => ({
+          arn,
+          user: v.usersByArn.get(arn) ?? null,
+          byId: v.usersById.get(v.usersByArn.get(arn)?.id ?? '')?.arn ?? null,
+          groups: v.groupsOfUser.get(arn) ?? [],
+          revoked: v.sessionsRevokedBefore.get(arn) ?? null,
+          decisions: ['s3:GetObject', 'iam:ListUsers', 'ml:GetModel'].map((action) => {
+            const d = v.model.authorize({
+              principal: { arn, account: s.store.accountId },
+              action,
+              resource: 'arn:aws:s3:::data/k',
+              context: testContext(),
+            });
+            return `${d.decision} ${d.matched.map((m) => m.policyId).join(',')}`;
+          }),
+        }));
+      assert.deepEqual(describe(cached), describe(loaded));
+      assert.equal(cached.usersByArn.size, loaded.usersByArn.size);
+      assert.deepEqual(new Set(cached.usersById.keys()), new Set(loaded.usersById.keys()));
+      assert.deepEqual(new Map(cached.groupsOfUser), new Map(loaded.groupsOfUser));
+    } finally {
+      await fresh.close();
+    }
+  };
+
+  it('re-reads only the users a change is about: memberships, updates, revocations and deletions', async () => {
+    const team = await s.iam.createGroup({ name: 'reread-team' });
+    await s.iam.putInlinePolicy(team.arn, 'read', allow('s3:GetObject'));
+    const own = await s.iam.createPolicy({ name: 'reread-own', document: allow('iam:ListUsers') });
+    const cap = await s.iam.createPolicy({ name: 'reread-cap', document: allow('s3:*') });
+    const uma = await s.iam.createUser({ name: 'uma', permissionsBoundaryArn: cap.arn });
+    await s.iam.attachPolicy(uma.arn, own.arn);
+    await s.iam.createRoleAssignment({ principal: 'user/uma', role: 'DataReader', scope: 'bucket/data' });
+    const vic = await s.iam.createUser({ name: 'vic' });
+    const before = await s.cache.view();
+    const arns = [uma.arn, vic.arn];
+
+    // Joining a group: the model is derived, not reloaded (the policy lookup is the same map).
+    await s.iam.addUserToGroup('reread-team', 'uma');
+    await s.iam.addUserToGroup('reread-team', 'vic');
+    let view = await s.cache.view();
+    assert.equal(view.policiesByArn, before.policiesByArn, 'no reload');
+    assert.notEqual(view.model, before.model);
+    assert.equal((await ask(vic.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).decision, 'allowed');
+    // uma keeps her own policy and her boundary (which caps iam:ListUsers).
+    assert.equal((await ask(uma.arn, 'iam:ListUsers', '*')).reason, 'boundary');
+    await sameAsFresh(arns);
+
+    // Leaving it, being disabled (her sessions revoked), tagged: re-reads again.
+    await s.iam.removeUserFromGroup('reread-team', 'vic');
+    assert.equal((await ask(vic.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).decision, 'implicitDeny');
+    const current = (await s.store.getUser('uma'))!;
+    await s.iam.updateUser('uma', current.version, { status: 'disabled', tags: { team: 'x' } });
+    view = await s.cache.view();
+    assert.equal(view.policiesByArn, before.policiesByArn, 'no reload');
+    assert.equal(view.usersByArn.get(uma.arn)?.status, 'disabled');
+    assert.ok((view.sessionsRevokedBefore.get(uma.arn) ?? 0) > 0);
+    await sameAsFresh(arns);
+
+    // Deleted with everything under her ARN, then made again under the same name: nothing of
+    // the first uma (policy, boundary, role assignment, group) carries over.
+    await s.iam.deleteUser('uma', (await s.store.getUser('uma'))!.version, { force: true });
+    await sameAsFresh(arns);
+    const again = await s.iam.createUser({ name: 'uma' });
+    assert.equal(again.arn, uma.arn);
+    await s.iam.addUserToGroup('reread-team', 'uma');
+    view = await s.cache.view();
+    assert.equal(view.policiesByArn, before.policiesByArn, 'no reload');
+    assert.equal((await ask(uma.arn, 'iam:ListUsers', '*')).decision, 'implicitDeny');
+    assert.equal(
+      (await ask(uma.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).matched[0]?.policyId,
+      `${team.arn}#inline/read`,
+    );
+    await sameAsFresh(arns);
+  });
+
+  it('reloads when a change it has not heard of came before the users it re-reads', async () => {
+    // Another instance on the same file takes a policy from a group without telling this one;
+    // then this one adds a user to that group. Re-reading the user alone would give it the
+    // policy the group no longer has, a state the store never was in.
+    const g = await s.iam.createGroup({ name: 'unheard' });
+    await s.iam.putInlinePolicy(g.arn, 'all', allow('s3:*'));
+    const wes = await s.iam.createUser({ name: 'wes' });
+    await s.cache.view();
+    const other = await s.db.open({ sharedWith: s.store });
+    await other.deleteInlinePolicy(g.arn, 'all');
+    await s.iam.addUserToGroup('unheard', 'wes');
+    assert.equal((await ask(wes.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).decision, 'implicitDeny');
+    await sameAsFresh([wes.arn]);
+  });
+
+  it('reloads a transaction that changes a membership and something else', async () => {
+    const g = await s.iam.createGroup({ name: 'mixed' });
+    const xan = await s.iam.createUser({ name: 'xan' });
+    const before = await s.cache.view();
+    const p = await s.store.createPolicy({ name: 'mixed-read', document: allow('s3:GetObject') });
+    await s.store.transaction(async (tx) => {
+      await tx.addUserToGroup('mixed', 'xan');
+      await tx.attachPolicy(g.arn, p.arn);
+    });
+    const view = await s.cache.view();
+    assert.notEqual(view.policiesByArn, before.policiesByArn, 'reloaded');
+    assert.equal((await ask(xan.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).decision, 'allowed');
   });
 
   it('rebuilds fast for thousands of entities (measured)', async (t) => {
@@ -277,6 +403,32 @@ describe('AccessSnapshotCache (PostgreSQL, two nodes)', () => {
       await other.attachPolicy(user.arn, p.arn);
       const deadline = Date.now() + 5000;
       while (!a.cache.stale && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const decision = await a.authorizer.authorize({
+        principal: { arn: user.arn, account: a.store.accountId },
+        action: 's3:GetObject',
+        resource: 'arn:aws:s3:::b/k',
+        context: testContext(),
+      });
+      assert.equal(decision.allowed, true);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('re-reads a user another node added to a group, without a reload', async () => {
+    const a = await openTestServices('postgres');
+    try {
+      const g = await a.iam.createGroup({ name: 'remote-team' });
+      await a.iam.putInlinePolicy(g.arn, 'read', allow('s3:GetObject'));
+      const user = await a.iam.createUser({ name: 'remote-member' });
+      const before = await a.cache.view();
+      const other = await a.db.open({ sharedWith: a.store });
+      await other.addUserToGroup('remote-team', 'remote-member');
+      const deadline = Date.now() + 5000;
+      while (!a.cache.stale && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const view = await a.cache.view();
+      assert.equal(view.policiesByArn, before.policiesByArn, 'no reload');
+      assert.deepEqual(view.groupsOfUser.get(user.arn), [g.arn]);
       const decision = await a.authorizer.authorize({
         principal: { arn: user.arn, account: a.store.accountId },
         action: 's3:GetObject',

@@ -14,19 +14,19 @@ import {
   type ResourcePolicyAttachment,
 } from '@aiam/policy';
 import type { Store } from '../store/store.js';
-import type {
-  AccessSnapshot,
-  Group,
-  ManagedIdentity,
-  ManagedPolicy,
-  Role,
-  Setting,
-  StoreChange,
-  User,
+import {
+  type AccessSnapshot,
+  type Group,
+  type ManagedIdentity,
+  type ManagedPolicy,
+  type Role,
+  SESSION_REVOCATION_PREFIX,
+  type Setting,
+  type StoreChange,
+  type User,
 } from '../store/store-types.js';
 
-/** The settings key prefix of a principal's session-revocation time (ms since the epoch). */
-export const SESSION_REVOCATION_PREFIX = 'sessions-revoked-before:';
+export { SESSION_REVOCATION_PREFIX };
 
 /** A document that could not be compiled while building the model (it grants nothing). */
 export interface SnapshotProblem {
@@ -113,10 +113,13 @@ const dataActionPredicate = (actionLower: string): boolean => isDataAction(actio
  * rebuild. Compiled documents are reused across rebuilds (keyed by kind, id and text), so a
  * rebuild after one change compiles only what changed.
  *
- * A change that only created users who grant nothing new (`StoreChange.addedUsers`: no
- * boundary, no policy under their ARN; what SCIM provisioning does, user after user) does not
- * reload everything: the next view is the current one, its model untouched, with those users
- * read and added to its lookups. A reload after each of them made provisioning quadratic.
+ * A change that only changed some users (`StoreChange.changedUsers`: created with nothing
+ * attached, updated, deleted, added to or removed from groups, sessions revoked; what SCIM
+ * provisioning does, user after user) does not reload everything: the next view is the current
+ * one with those users read again, their lookups replaced and, when their groups changed or they
+ * went, their entries in the model derived anew (`AccessModel.withPrincipals`). A reload after
+ * each of them made provisioning quadratic. Such a view is exact: it is used only when every
+ * change between the current view and the store's revision at the read was one of those.
  *
  * @example
  * const cache = await AccessSnapshotCache.open(store);
@@ -130,8 +133,8 @@ export class AccessSnapshotCache {
   #known = -1;
   /** The newest revision heard of. */
   #newest = -1;
-  /** Changes that only added users (`StoreChange.addedUsers`), not yet in a view. */
-  #additions: { readonly revision: number; readonly users: readonly string[] }[] = [];
+  /** Changes that only changed users (`StoreChange.changedUsers`), not yet in a view. */
+  #userChanges: { readonly revision: number; readonly users: readonly string[] }[] = [];
   /** Set by a lost notification channel or `invalidate()`: reload whatever the revision says. */
   #reload = false;
   #building: Promise<AccessView> | undefined;
@@ -156,10 +159,10 @@ export class AccessSnapshotCache {
     // '*' follows a lost notification channel: whatever happened, rebuild.
     if (change.kinds.includes('*')) this.#reload = true;
     if (change.revision > this.#newest) this.#newest = change.revision;
-    if (change.addedUsers !== undefined && !this.#reload) {
+    if (change.changedUsers !== undefined && !this.#reload) {
       // Already in the view when a build read past it before the notice came.
       if (change.revision > (this.#view?.revision ?? -1)) {
-        this.#additions.push({ revision: change.revision, users: change.addedUsers });
+        this.#userChanges.push({ revision: change.revision, users: change.changedUsers });
       }
     } else if (change.revision > this.#known) {
       this.#known = change.revision;
@@ -181,7 +184,7 @@ export class AccessSnapshotCache {
     return this.#needsReload || (this.#view as AccessView).revision < this.#newest;
   }
 
-  /** True when the next view must be read whole (not only extended with added users). */
+  /** True when the next view must be read whole (not only with some users read again). */
   get #needsReload(): boolean {
     return this.#view === undefined || this.#reload || this.#view.revision < this.#known;
   }
@@ -206,7 +209,7 @@ export class AccessSnapshotCache {
       if (!this.stale) return built;
       return this.view();
     }
-    this.#building = (this.#needsReload ? this.#build() : this.#extend()).finally(() => {
+    this.#building = (this.#needsReload ? this.#build() : this.#rereadUsers()).finally(() => {
       this.#building = undefined;
     });
     return this.#building;
@@ -239,55 +242,53 @@ export class AccessSnapshotCache {
     const done: AccessView = { ...view, buildMs };
     if (snapshot.revision > this.#known) this.#known = snapshot.revision;
     if (snapshot.revision > this.#newest) this.#newest = snapshot.revision;
-    this.#additions = this.#additions.filter((a) => a.revision > snapshot.revision);
+    this.#userChanges = this.#userChanges.filter((a) => a.revision > snapshot.revision);
     return this.#publish(done);
   }
 
   /**
-   * The current view with the users of the pending additions read and added: the model is
-   * the same (such users have no policy, boundary or group; an unknown principal and one with
-   * nothing attached are decided alike), and so are the other lookups.
+   * The current view with the users of the pending user changes read again. The read is used
+   * only when it saw exactly the current view's revision plus those changes: a change not heard
+   * of yet, or one that needs a reload, would make it a mix of two states.
    */
-  async #extend(): Promise<AccessView> {
+  async #rereadUsers(): Promise<AccessView> {
     const base = this.#view as AccessView;
-    const pending = this.#additions.filter((a) => a.revision > base.revision);
-    if (pending.length === 0) return this.#build();
-    const revision = Math.max(...pending.map((a) => a.revision));
-    const arns = [...new Set(pending.flatMap((a) => a.users))];
-    // Past this many, one read of everything is cheaper than a read per user.
-    if (arns.length > MAX_USERS_PER_EXTENSION) return this.#build();
-    let users: User[];
-    try {
-      users = await this.#store.readTransaction(async (tx) => {
-        const found: User[] = [];
-        // Read now, so possibly in a later state than at `revision` (disabled, or gone): never
-        // an earlier one. A later change of access data is a reload of its own.
-        for (const arn of arns) {
-          const user = await tx.findUser({ arn });
-          if (user) found.push(user);
-        }
-        return found;
-      });
-    } catch (error) {
-      this.#reload = true;
-      throw error;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const pending = this.#userChanges.filter((c) => c.revision > base.revision);
+      const arns = new Set(pending.flatMap((c) => c.users));
+      // Past this many, one read of everything is cheaper than a few reads per user.
+      if (pending.length === 0 || arns.size > MAX_USERS_PER_REREAD) return this.#build();
+      let read: { revision: number; users: UserRead[] };
+      try {
+        read = await this.#store.readTransaction(async (tx) => {
+          const revision = await tx.getRevision();
+          const users: UserRead[] = [];
+          for (const arn of arns) {
+            const user = (await tx.findUser({ arn })) ?? null;
+            const groups = user ? (await tx.listGroupsForUser(user.name)).map((g) => g.arn).sort() : [];
+            const revoked = await tx.getSetting(SESSION_REVOCATION_PREFIX + arn);
+            users.push({ arn, user, groups, revokedBefore: revoked ? Number(revoked.value) : undefined });
+          }
+          return { revision, users };
+        });
+      } catch (error) {
+        this.#reload = true;
+        throw error;
+      }
+      if (this.#needsReload) return this.#build();
+      const seen = this.#userChanges.filter((c) => c.revision > base.revision && c.revision <= read.revision);
+      const exact =
+        seen.length === read.revision - base.revision && seen.every((c) => c.users.every((a) => arns.has(a)));
+      if (exact) {
+        const t0 = performance.now();
+        const view = withUsersRead(base, read.revision, read.users);
+        this.#userChanges = this.#userChanges.filter((c) => c.revision > read.revision);
+        return this.#publish({ ...view, buildMs: performance.now() - t0 });
+      }
+      // A change committed before the read has not been heard of yet: it is on its way.
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    const t0 = performance.now();
-    const done: AccessView = {
-      ...base,
-      revision,
-      usersByArn: withEntries(
-        base.usersByArn,
-        users.map((u) => [u.arn, u]),
-      ),
-      usersById: withEntries(
-        base.usersById,
-        users.map((u) => [u.id, u]),
-      ),
-      buildMs: performance.now() - t0,
-    };
-    this.#additions = this.#additions.filter((a) => a.revision > revision);
-    return this.#publish(done);
+    return this.#build();
   }
 
   #publish(done: AccessView): AccessView {
@@ -503,60 +504,151 @@ export class AccessSnapshotCache {
   }
 }
 
+/** One user as a re-read found it: null when it is gone. */
+interface UserRead {
+  readonly arn: string;
+  readonly user: User | null;
+  /** Its groups' ARNs, sorted. */
+  readonly groups: readonly string[];
+  readonly revokedBefore: number | undefined;
+}
+
 /**
- * `base` with `entries` added, without copying `base`: a read-only layer over it. Every few
- * layers the chain is flattened into one map, so a lookup walks a handful of maps at most.
+ * `base` at `revision` with these users as read: their lookups replaced or dropped, and their
+ * model entries derived anew where their groups changed or they went (a principal with nothing
+ * attached is decided as an unknown one, so a new user without groups needs no entry).
  */
-function withEntries<K, V>(
-  base: ReadonlyMap<K, V>,
-  entries: readonly (readonly [K, V])[],
-): ReadonlyMap<K, V> {
-  if (entries.length === 0) return base;
-  const added = new Map(entries);
-  if (!(base instanceof LayeredMap)) return new LayeredMap(base, added, 1);
-  if (base.depth < MAX_LAYERS) return new LayeredMap(base, added, base.depth + 1);
-  const flat = base.flatten();
-  for (const [k, v] of added) flat.set(k, v);
-  return flat;
+function withUsersRead(
+  base: AccessView,
+  revision: number,
+  reads: readonly UserRead[],
+): Omit<AccessView, 'buildMs'> {
+  const byArn = new Changes<string, User>();
+  const byId = new Changes<string, User>();
+  const groupsOf = new Changes<string, readonly string[]>();
+  const revoked = new Changes<string, number>();
+  const remove: string[] = [];
+  const set: AccessModelPrincipal[] = [];
+  for (const r of reads) {
+    const old = base.usersByArn.get(r.arn);
+    const same = old !== undefined && r.user !== null && old.id === r.user.id;
+    if (old !== undefined && !same) {
+      // Gone, or gone and made again under the same ARN: nothing of the old one carries over.
+      byArn.remove(r.arn);
+      byId.remove(old.id);
+      groupsOf.remove(r.arn);
+      remove.push(r.arn);
+    }
+    if (r.revokedBefore === undefined || !Number.isFinite(r.revokedBefore)) revoked.remove(r.arn);
+    else revoked.set(r.arn, r.revokedBefore);
+    if (r.user === null) continue;
+    byArn.set(r.arn, r.user);
+    byId.set(r.user.id, r.user);
+    const before = same ? (base.groupsOfUser.get(r.arn) ?? []) : [];
+    if (r.groups.length > 0) groupsOf.set(r.arn, r.groups);
+    else groupsOf.remove(r.arn);
+    if (!sameList(before, r.groups)) {
+      const own = same ? base.model.principal(r.arn) : undefined;
+      set.push({
+        arn: r.arn,
+        groups: r.groups,
+        policies: own?.policies ?? [],
+        ...(own?.permissionsBoundary !== undefined ? { permissionsBoundary: own.permissionsBoundary } : {}),
+      });
+    }
+  }
+  return {
+    ...base,
+    revision,
+    model: remove.length + set.length > 0 ? base.model.withPrincipals({ remove, set }) : base.model,
+    usersByArn: byArn.applyTo(base.usersByArn),
+    usersById: byId.applyTo(base.usersById),
+    groupsOfUser: groupsOf.applyTo(base.groupsOfUser),
+    sessionsRevokedBefore: revoked.applyTo(base.sessionsRevokedBefore),
+  };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 const MAX_LAYERS = 16;
-const MAX_USERS_PER_EXTENSION = 500;
+const MAX_USERS_PER_REREAD = 500;
+const REMOVED: unique symbol = Symbol('removed');
+type Slot<V> = V | typeof REMOVED;
 
+/** Entries to set and keys to remove, applied to a map as one read-only layer over it. */
+class Changes<K, V> {
+  readonly #slots = new Map<K, Slot<V>>();
+
+  set(key: K, value: V): void {
+    this.#slots.set(key, value);
+  }
+
+  remove(key: K): void {
+    this.#slots.set(key, REMOVED);
+  }
+
+  /**
+   * `base` with these changes, without copying `base`: a read-only layer over it. Every few
+   * layers the chain is flattened into one map, so a lookup walks a handful of maps at most.
+   */
+  applyTo(base: ReadonlyMap<K, V>): ReadonlyMap<K, V> {
+    if (this.#slots.size === 0) return base;
+    const depth = base instanceof LayeredMap ? base.depth + 1 : 1;
+    const layered = new LayeredMap(base, this.#slots, depth);
+    return depth > MAX_LAYERS ? layered.flatten() : layered;
+  }
+}
+
+/** A read-only map: a base map under one layer of set or removed entries. */
 class LayeredMap<K, V> implements ReadonlyMap<K, V> {
   readonly #base: ReadonlyMap<K, V>;
-  readonly #added: ReadonlyMap<K, V>;
+  readonly #slots: ReadonlyMap<K, Slot<V>>;
   readonly depth: number;
   readonly size: number;
 
-  constructor(base: ReadonlyMap<K, V>, added: ReadonlyMap<K, V>, depth: number) {
+  constructor(base: ReadonlyMap<K, V>, slots: ReadonlyMap<K, Slot<V>>, depth: number) {
     this.#base = base;
-    this.#added = added;
+    this.#slots = slots;
     this.depth = depth;
-    let shadowed = 0;
-    for (const k of added.keys()) if (base.has(k)) shadowed++;
-    this.size = base.size + added.size - shadowed;
+    let size = base.size;
+    for (const [k, v] of slots) {
+      const had = base.has(k);
+      if (v === REMOVED && had) size--;
+      else if (v !== REMOVED && !had) size++;
+    }
+    this.size = size;
   }
 
   /** One plain map of every entry: the first map copied natively, then each layer in order. */
   flatten(): Map<K, V> {
-    const layers: ReadonlyMap<K, V>[] = [];
+    const layers: ReadonlyMap<K, Slot<V>>[] = [];
     let map: ReadonlyMap<K, V> = this;
     while (map instanceof LayeredMap) {
-      layers.push(map.#added);
+      layers.push(map.#slots);
       map = map.#base;
     }
     const flat = new Map(map);
-    for (let i = layers.length - 1; i >= 0; i--) for (const [k, v] of layers[i]!) flat.set(k, v);
+    for (let i = layers.length - 1; i >= 0; i--) {
+      for (const [k, v] of layers[i]!) {
+        if (v === REMOVED) flat.delete(k);
+        else flat.set(k, v);
+      }
+    }
     return flat;
   }
 
   get(key: K): V | undefined {
-    return this.#added.has(key) ? this.#added.get(key) : this.#base.get(key);
+    // No value is undefined here (users, group lists, times): one lookup per layer.
+    const v = this.#slots.get(key);
+    if (v === undefined) return this.#base.get(key);
+    return v === REMOVED ? undefined : v;
   }
 
   has(key: K): boolean {
-    return this.#added.has(key) || this.#base.has(key);
+    if (this.#slots.has(key)) return this.#slots.get(key) !== REMOVED;
+    return this.#base.has(key);
   }
 
   entries(): MapIterator<[K, V]> {

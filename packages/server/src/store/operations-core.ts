@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { ConflictError, InputError, NotFoundError, PreconditionFailedError } from '../errors.js';
 import type { DatabaseSchema } from './database-schema.js';
 import type { OperationsContext } from './store-operations.js';
-import type { Tags } from './store-types.js';
+import { SESSION_REVOCATION_PREFIX, type Tags } from './store-types.js';
 
 /**
  * The connection and context every operations class shares. `StoreOperations` is a chain of
@@ -20,12 +20,18 @@ export abstract class OperationsCore {
 }
 
 /**
- * Kinds whose operations write no table an access view reads (`loadAccessSnapshot`, settings):
- * writing them leaves `addedUsers` as it is. An operation that also changes access data marks
- * that kind too (deleting a bucket removes its policy: `resource-policy`; deleting an endpoint
- * its keys: `bearer-key`). Caches of these rows key on the view's revision, which still moves.
+ * Kinds whose rows no access view reads (`loadAccessSnapshot`, settings): writing them leaves
+ * `changedUsers` as it is. An operation that also changes access data marks that kind too
+ * (deleting a bucket removes its policy: `resource-policy`). Caches of these rows (decrypted
+ * key secrets, verified bearer keys, trusted issuers) key on the view's revision, which moves
+ * with every change, so a disabled key still fails on the very next request.
  */
-const NOT_ACCESS_DATA = new Set([
+const OUTSIDE_ACCESS_VIEW = new Set([
+  'access-key',
+  'bearer-key',
+  'session',
+  'signing-key',
+  'trusted-issuer',
   'bucket',
   'workspace',
   'model',
@@ -38,23 +44,38 @@ const NOT_ACCESS_DATA = new Set([
 
 /**
  * Marks a mutation (refused outside a write transaction); `kind` null does not bump the revision.
- * Every kind of access data ends the transaction's claim to be additive (`addedUsers`).
+ * Every kind of access data ends the transaction's claim to change only users (`changedUsers`).
  */
 export function beginMutation(ctx: OperationsContext, kind: string | null): number {
   if (!ctx.writable) throw new Error('a mutation ran outside a write transaction');
   if (kind) {
     ctx.touched.add(kind);
-    if (!NOT_ACCESS_DATA.has(kind)) ctx.addedUsers = null;
+    if (!OUTSIDE_ACCESS_VIEW.has(kind)) ctx.changedUsers = null;
   }
   return ctx.clock.now();
 }
 
-/** Marks the creation of a user that grants nothing new (see `StoreChange.addedUsers`). */
-export function beginAdditiveUserCreation(ctx: OperationsContext, arn: string): number {
-  const additive = ctx.addedUsers;
-  const now = beginMutation(ctx, 'user');
-  if (additive !== null) ctx.addedUsers = [...additive, arn];
+/**
+ * Marks a mutation whose only effect on access data is on the user `arn` itself, so that an
+ * access view may re-read that user instead of everything (`StoreChange.changedUsers`): the
+ * creation of a user with nothing attached, a change of a user's row that keeps its ARN and
+ * boundary, its deletion, a change of its group memberships, or of its session-revocation time.
+ */
+export function beginUserChange(ctx: OperationsContext, kind: string, arn: string): number {
+  const users = ctx.changedUsers;
+  const now = beginMutation(ctx, kind);
+  if (users !== null) {
+    users.add(arn);
+    ctx.changedUsers = users;
+  }
   return now;
+}
+
+/** The IAM user ARN a session-revocation setting is about, if it is about a user. */
+export function revokedUserOf(settingKey: string): string | undefined {
+  if (!settingKey.startsWith(SESSION_REVOCATION_PREFIX)) return undefined;
+  const arn = settingKey.slice(SESSION_REVOCATION_PREFIX.length);
+  return /^arn:aws:iam::\d{12}:user\//.test(arn) ? arn : undefined;
 }
 
 /** True for a unique or primary-key violation, on either engine. */

@@ -10,7 +10,7 @@ import {
   PreconditionFailedError,
 } from '../errors.js';
 import type { DatabaseSchema } from './database-schema.js';
-import { beginAdditiveUserCreation, beginMutation } from './operations-core.js';
+import { beginMutation, beginUserChange, revokedUserOf } from './operations-core.js';
 import { ScimResourceOperations } from './scim-resource-operations.js';
 import { timeOrderedId } from './time-ordered-id.js';
 import type {
@@ -77,10 +77,10 @@ export interface OperationsContext {
   /** Records the kinds of entity a mutation touched; a non-empty set bumps the revision. */
   touched: Set<string>;
   /**
-   * The users this transaction created that grant nothing new (`StoreChange.addedUsers`), or
-   * null once any other mutation of access data ran.
+   * The users this transaction changed and nothing else of access data
+   * (`StoreChange.changedUsers`), or null once any other mutation of access data ran.
    */
-  addedUsers: string[] | null;
+  changedUsers: Set<string> | null;
   /** False outside a write transaction: mutations then refuse to run. */
   writable: boolean;
   /** The engine's prepared audit insert (SQLite), run on this transaction's connection. */
@@ -369,6 +369,12 @@ export class StoreOperations extends ScimResourceOperations {
     return beginMutation(this.#ctx, kind);
   }
 
+  /** A user's session-revocation time is that user's own data (StoreChange.changedUsers). */
+  #writeSetting(key: string): number {
+    const user = revokedUserOf(key);
+    return user === undefined ? this.#write('setting') : beginUserChange(this.#ctx, 'setting', user);
+  }
+
   /** After an update matched no row: NotFound if the row is gone, else the version was stale. */
   async #stale(what: string, current: { version: number } | undefined, expected: number): Promise<never> {
     if (!current) throw new NotFoundError(`${what} does not exist`);
@@ -405,7 +411,7 @@ export class StoreOperations extends ScimResourceOperations {
    * a number means "must be at this version".
    */
   async putSetting(key: string, value: string, expectedVersion: number | null): Promise<Setting> {
-    const now = this.#write('setting');
+    const now = this.#writeSetting(key);
     if (key === 'account_id')
       throw new InputError('the account id is fixed at first start and cannot be changed');
     if (expectedVersion === null) {
@@ -427,7 +433,7 @@ export class StoreOperations extends ScimResourceOperations {
 
   /** Deletes a setting at the expected version. */
   async deleteSetting(key: string, expectedVersion: number): Promise<void> {
-    this.#write('setting');
+    this.#writeSetting(key);
     if (key === 'account_id') throw new InputError('the account id cannot be deleted');
     const r = await this.#db
       .deleteFrom('settings')
@@ -639,11 +645,11 @@ export class StoreOperations extends ScimResourceOperations {
     checkPath(path);
     const arn = iamArn(this.#ctx.accountId, 'user', input.name, path);
     // A user with no boundary and no policy stored under its ARN grants nothing new: access
-    // views may add it without a reload (StoreChange.addedUsers).
+    // views may add it without a reload (StoreChange.changedUsers).
     const now =
       input.permissionsBoundaryArn || (await this.#policiesStoredFor(arn))
         ? this.#write('user')
-        : beginAdditiveUserCreation(this.#ctx, arn);
+        : beginUserChange(this.#ctx, 'user', arn);
     const tags = input.tags ?? {};
     checkTags(tags);
     const status = input.status ?? 'active';
@@ -722,7 +728,7 @@ export class StoreOperations extends ScimResourceOperations {
 
   /** Changes a user at `expectedVersion`. A rename moves the user's ARN and what references it. */
   async updateUser(name: string, expectedVersion: number, patch: UserPatch): Promise<User> {
-    const now = this.#write('user');
+    this.#write(null);
     const current = await this.#requireUser(name);
     const newName = patch.name ?? current.name;
     const path = patch.path ?? current.path;
@@ -732,6 +738,14 @@ export class StoreOperations extends ScimResourceOperations {
     if (patch.status) checkStatus('user status', patch.status, ['active', 'disabled']);
     if (patch.permissionsBoundaryArn) await this.#requirePolicy(patch.permissionsBoundaryArn);
     const arn = iamArn(this.#ctx.accountId, 'user', newName, path);
+    // Same ARN and boundary: only the user's own row changes (StoreChange.changedUsers). A new
+    // ARN moves what is attached under it; a new boundary changes what the user may do.
+    const now =
+      arn === current.arn &&
+      (patch.permissionsBoundaryArn === undefined ||
+        patch.permissionsBoundaryArn === current.permissionsBoundaryArn)
+        ? beginUserChange(this.#ctx, 'user', arn)
+        : this.#write('user');
     const r = await this.#unique(`user "${newName}" (or its external id)`, () =>
       this.#db
         .updateTable('users')
@@ -766,8 +780,11 @@ export class StoreOperations extends ScimResourceOperations {
    * revokes the user's sessions in the same transaction (SCIM deprovisioning).
    */
   async deleteUser(name: string, expectedVersion: number, options: { force?: boolean } = {}): Promise<void> {
-    const now = this.#write('user');
+    this.#write(null);
     const current = await this.#requireUser(name);
+    // What goes with the user (its policies, role assignments, keys) was reachable only through
+    // its ARN: an access view drops that principal (StoreChange.changedUsers).
+    const now = beginUserChange(this.#ctx, 'user', current.arn);
     if (current.version !== expectedVersion) return this.#stale(`user "${name}"`, current, expectedVersion);
     if (!options.force) {
       const deps = await this.#dependents(current.arn);
@@ -921,9 +938,10 @@ export class StoreOperations extends ScimResourceOperations {
 
   /** Adds a user to a group; adding a member again is a no-op (AWS AddUserToGroup). */
   async addUserToGroup(groupName: string, userName: string): Promise<void> {
-    const now = this.#write('group');
+    this.#write(null);
     const g = await this.#requireGroup(groupName);
     const u = await this.#requireUser(userName);
+    const now = beginUserChange(this.#ctx, 'group', u.arn);
     await this.#db
       .insertInto('group_members')
       .values({ group_id: g.id, user_id: u.id, created_at: now })
@@ -933,9 +951,10 @@ export class StoreOperations extends ScimResourceOperations {
 
   /** Removes a user from a group; NotFound if the user was not a member. */
   async removeUserFromGroup(groupName: string, userName: string): Promise<void> {
-    this.#write('group');
+    this.#write(null);
     const g = await this.#requireGroup(groupName);
     const u = await this.#requireUser(userName);
+    beginUserChange(this.#ctx, 'group', u.arn);
     const r = await this.#db
       .deleteFrom('group_members')
       .where('group_id', '=', g.id)

@@ -440,11 +440,15 @@ export interface StoreChange {
   /** The entity kinds touched (`user`, `policy`, …); `*` after a lost notification channel. */
   kinds: string[];
   /**
-   * Present when all the transaction did to access data was to create these users (ARNs), each
-   * with no permissions boundary and no policy stored under its ARN: such a user can do nothing
-   * no one else could before, so an access view may add them instead of reloading everything.
-   * Absent: anything may have changed. Empty: no access data changed (buckets, the ML registry,
-   * SCIM bookkeeping).
+   * Present when all the transaction did to access data was to these users (ARNs): create them
+   * with nothing attached (no permissions boundary, no policy stored under the ARN), change
+   * their rows without a new ARN or boundary, delete them, change their group memberships or
+   * their session-revocation times. An access view may then re-read just these users instead of
+   * everything. Absent: anything may have changed. Empty: no access data changed (keys,
+   * sessions, buckets, the ML registry, SCIM bookkeeping).
    */
-  addedUsers?: string[];
+  changedUsers?: string[];
 }
+
+/** The settings key prefix of a principal's session-revocation time (ms since the epoch). */
+export const SESSION_REVOCATION_PREFIX = 'sessions-revoked-before:';

@@ -56,8 +56,12 @@ export interface StoreOptions {
 
 const READ_PREFIXES = ['get', 'list', 'find', 'query', 'load'];
 
-/** At most this many ARNs in `StoreChange.addedUsers` (a PostgreSQL NOTIFY payload is < 8,000 bytes). */
-const MAX_ADDED_USERS_PER_CHANGE = 20;
+/**
+ * Largest notification this store sends: PostgreSQL refuses a NOTIFY payload of 8,000 bytes or
+ * more. A change whose `changedUsers` would not fit goes to other nodes without them (they
+ * reload); this node's own listeners still get them.
+ */
+const MAX_NOTIFY_BYTES = 7_900;
 
 /** True when a StoreOperations method only reads (the naming convention the Store relies on). */
 export function isReadOperation(name: string): boolean {
@@ -103,7 +107,7 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
     accountId,
     clock,
     touched: new Set(),
-    addedUsers: [],
+    changedUsers: new Set(),
     writable,
     insertAuditRows: engine.insertAuditRows,
   });
@@ -142,11 +146,12 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
             revision: number;
           }>`update aiam_meta set revision = revision + 1 where id = 1 returning revision`.execute(conn);
           change = { revision: Number(r.rows[0]!.revision), kinds: [...ctx.touched].sort() };
-          // Bounded: a PostgreSQL notification carries at most 8,000 bytes.
-          if (ctx.addedUsers !== null && ctx.addedUsers.length <= MAX_ADDED_USERS_PER_CHANGE) {
-            change.addedUsers = ctx.addedUsers;
+          if (ctx.changedUsers !== null) change.changedUsers = [...ctx.changedUsers];
+          let payload = JSON.stringify({ ...change, origin });
+          if (Buffer.byteLength(payload) > MAX_NOTIFY_BYTES) {
+            payload = JSON.stringify({ revision: change.revision, kinds: change.kinds, origin });
           }
-          await engine.notify(conn, JSON.stringify({ ...change, origin }));
+          await engine.notify(conn, payload);
         }
         await sql.raw('commit').execute(conn);
         return value;
@@ -229,18 +234,18 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
             const {
               revision,
               kinds,
-              addedUsers,
+              changedUsers,
               origin: from,
             } = JSON.parse(payload) as StoreChange & {
               origin: string;
             };
             if (from === origin) return;
             // Taken only in its exact shape: anything else reads as "anything may have changed".
-            const added =
-              Array.isArray(addedUsers) && addedUsers.every((a) => typeof a === 'string')
-                ? { addedUsers }
+            const users =
+              Array.isArray(changedUsers) && changedUsers.every((a) => typeof a === 'string')
+                ? { changedUsers }
                 : {};
-            emit({ revision, kinds, ...added });
+            emit({ revision, kinds, ...users });
           } catch {
             // Not ours: ignore.
           }

@@ -16,6 +16,7 @@ import {
 import type { Store } from '../store/store.js';
 import {
   type AccessSnapshot,
+  type AccessViewUsers,
   type Group,
   type ManagedIdentity,
   type ManagedPolicy,
@@ -138,6 +139,8 @@ export class AccessSnapshotCache {
   /** Set by a lost notification channel or `invalidate()`: reload whatever the revision says. */
   #reload = false;
   #building: Promise<AccessView> | undefined;
+  /** Called on every change heard, while a re-read waits to have heard all up to its revision. */
+  #onHeard: (() => void) | undefined;
   #compiled = new Map<string, CompiledPolicy | Error>();
   #unsubscribe: (() => Promise<void>) | undefined;
   readonly #listeners = new Set<(view: AccessView) => void>();
@@ -167,6 +170,7 @@ export class AccessSnapshotCache {
     } else if (change.revision > this.#known) {
       this.#known = change.revision;
     }
+    this.#onHeard?.();
   }
 
   /** The view the last build produced, without checking freshness (undefined before the first). */
@@ -248,47 +252,61 @@ export class AccessSnapshotCache {
 
   /**
    * The current view with the users of the pending user changes read again. The read is used
-   * only when it saw exactly the current view's revision plus those changes: a change not heard
-   * of yet, or one that needs a reload, would make it a mix of two states.
+   * only when it saw exactly the current view's revision plus user changes of the users it
+   * read: a change that needs a reload, or one never heard of, would make it a mix of two
+   * states. A change committed just before the read may be heard of a moment after it (this
+   * process emits a commit's change once the commit returns; other nodes notify): that is
+   * waited for, briefly.
    */
   async #rereadUsers(): Promise<AccessView> {
     const base = this.#view as AccessView;
-    for (let attempt = 0; attempt < 3; attempt++) {
+    const changesUpTo = (revision: number) =>
+      this.#userChanges.filter((c) => c.revision > base.revision && c.revision <= revision);
+    for (let attempt = 0; attempt < REREAD_ATTEMPTS; attempt++) {
       const pending = this.#userChanges.filter((c) => c.revision > base.revision);
       const arns = new Set(pending.flatMap((c) => c.users));
-      // Past this many, one read of everything is cheaper than a few reads per user.
+      // Past this many, reading everything is about as cheap, and the queries' lists stay short.
       if (pending.length === 0 || arns.size > MAX_USERS_PER_REREAD) return this.#build();
       let read: { revision: number; users: UserRead[] };
       try {
-        read = await this.#store.readTransaction(async (tx) => {
-          const revision = await tx.getRevision();
-          const users: UserRead[] = [];
-          for (const arn of arns) {
-            const user = (await tx.findUser({ arn })) ?? null;
-            const groups = user ? (await tx.listGroupsForUser(user.name)).map((g) => g.arn).sort() : [];
-            const revoked = await tx.getSetting(SESSION_REVOCATION_PREFIX + arn);
-            users.push({ arn, user, groups, revokedBefore: revoked ? Number(revoked.value) : undefined });
-          }
-          return { revision, users };
-        });
+        read = toUserReads(
+          arns,
+          await this.#store.readTransaction((tx) => tx.loadUsersOfAccessView([...arns])),
+        );
       } catch (error) {
         this.#reload = true;
         throw error;
       }
-      if (this.#needsReload) return this.#build();
-      const seen = this.#userChanges.filter((c) => c.revision > base.revision && c.revision <= read.revision);
-      const exact =
-        seen.length === read.revision - base.revision && seen.every((c) => c.users.every((a) => arns.has(a)));
-      if (exact) {
+      // Revisions are consecutive: every change up to the read's is heard once there are as many.
+      const heardAll = () =>
+        this.#needsReload || changesUpTo(read.revision).length === read.revision - base.revision;
+      if (!(await this.#until(heardAll, HEARING_WAIT_MS)) || this.#needsReload) return this.#build();
+      if (changesUpTo(read.revision).every((c) => c.users.every((a) => arns.has(a)))) {
         const t0 = performance.now();
         const view = withUsersRead(base, read.revision, read.users);
         this.#userChanges = this.#userChanges.filter((c) => c.revision > read.revision);
         return this.#publish({ ...view, buildMs: performance.now() - t0 });
       }
-      // A change committed before the read has not been heard of yet: it is on its way.
-      await new Promise((resolve) => setImmediate(resolve));
+      // Changes heard since the read named other users too: read again, with them.
     }
     return this.#build();
+  }
+
+  /** Resolves true once `done()` holds (checked as changes are heard), false after `ms`. */
+  #until(done: () => boolean, ms: number): Promise<boolean> {
+    if (done()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#onHeard = undefined;
+        resolve(done());
+      }, ms);
+      this.#onHeard = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        this.#onHeard = undefined;
+        resolve(true);
+      };
+    });
   }
 
   #publish(done: AccessView): AccessView {
@@ -513,6 +531,29 @@ interface UserRead {
   readonly revokedBefore: number | undefined;
 }
 
+function toUserReads(
+  arns: ReadonlySet<string>,
+  found: AccessViewUsers,
+): { revision: number; users: UserRead[] } {
+  const rows = new Map(found.users.map((u) => [u.arn, u]));
+  const groups = new Map<string, string[]>();
+  for (const m of found.memberships) {
+    const list = groups.get(m.userArn);
+    if (list) list.push(m.groupArn);
+    else groups.set(m.userArn, [m.groupArn]);
+  }
+  const revoked = new Map(found.revocations.map((r) => [r.arn, Number(r.value)]));
+  return {
+    revision: found.revision,
+    users: [...arns].map((arn) => ({
+      arn,
+      user: rows.get(arn) ?? null,
+      groups: (groups.get(arn) ?? []).sort(),
+      revokedBefore: revoked.get(arn),
+    })),
+  };
+}
+
 /**
  * `base` at `revision` with these users as read: their lookups replaced or dropped, and their
  * model entries derived anew where their groups changed or they went (a principal with nothing
@@ -574,6 +615,10 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 
 const MAX_LAYERS = 16;
 const MAX_USERS_PER_REREAD = 500;
+/** Reads of the users before a reload, when changes heard meanwhile name other users. */
+const REREAD_ATTEMPTS = 3;
+/** How long a re-read waits to hear of a change committed before it; then it reloads. */
+const HEARING_WAIT_MS = 100;
 const REMOVED: unique symbol = Symbol('removed');
 type Slot<V> = V | typeof REMOVED;
 

@@ -12,12 +12,14 @@ import {
 import type { DatabaseSchema } from './database-schema.js';
 import { beginMutation, beginUserChange, revokedUserOf } from './operations-core.js';
 import { ScimResourceOperations } from './scim-resource-operations.js';
+import { SESSION_REVOCATION_PREFIX } from './store-types.js';
 import { timeOrderedId } from './time-ordered-id.js';
 import type {
   EncryptedRecord,
   EncryptedRecordKind,
   AccessKey,
   AccessSnapshot,
+  AccessViewUsers,
   AuditPage,
   AuditQuery,
   AuditRecord,
@@ -2318,6 +2320,52 @@ export class StoreOperations extends ScimResourceOperations {
   }
 
   // ---- snapshot -------------------------------------------------------------------------
+
+  /**
+   * What an access view holds of these users (by ARN), read at the store's revision: their rows
+   * (a user that is gone has none), their group memberships and their session-revocation times.
+   * Three queries however many users; call it inside a read transaction, like the snapshot.
+   */
+  async loadUsersOfAccessView(arns: readonly string[]): Promise<AccessViewUsers> {
+    const revision = await this.getRevision();
+    if (arns.length === 0) return { revision, users: [], memberships: [], revocations: [] };
+    const users = (await this.#db.selectFrom('users').selectAll().where('arn', 'in', arns).execute()).map(
+      toUser,
+    );
+    const memberships =
+      users.length === 0
+        ? []
+        : await this.#db
+            .selectFrom('group_members')
+            .innerJoin('groups', 'groups.id', 'group_members.group_id')
+            .innerJoin('users', 'users.id', 'group_members.user_id')
+            .select(['groups.arn as group_arn', 'users.arn as user_arn'])
+            .where(
+              'group_members.user_id',
+              'in',
+              users.map((u) => u.id),
+            )
+            .orderBy('groups.arn')
+            .execute();
+    const revocations = await this.#db
+      .selectFrom('settings')
+      .select(['key', 'value'])
+      .where(
+        'key',
+        'in',
+        arns.map((a) => SESSION_REVOCATION_PREFIX + a),
+      )
+      .execute();
+    return {
+      revision,
+      users,
+      memberships: memberships.map((m) => ({ groupArn: m.group_arn, userArn: m.user_arn })),
+      revocations: revocations.map((r) => ({
+        arn: r.key.slice(SESSION_REVOCATION_PREFIX.length),
+        value: r.value,
+      })),
+    };
+  }
 
   /**
    * Everything the policy engine reads. Call it inside a read transaction (Store does) so that

@@ -416,6 +416,15 @@ export interface AuditPage {
 }
 
 /** Everything the policy engine needs, read in one consistent snapshot, with its revision. */
+/** Some users as an access view holds them (`loadUsersOfAccessView`), at `revision`. */
+export interface AccessViewUsers {
+  revision: number;
+  users: User[];
+  memberships: { groupArn: string; userArn: string }[];
+  /** Session-revocation settings of those users: the ARN and the stored value. */
+  revocations: { arn: string; value: string }[];
+}
+
 export interface AccessSnapshot {
   revision: number;
   accountId: string;

@@ -119,9 +119,8 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
     relaxed = false,
   ): Promise<T> => {
     if (closed) throw new ServiceUnavailableError('the store is closed');
-    let change: StoreChange | undefined;
     const relax = relaxed ? engine.relaxedCommit : undefined;
-    const result = await engine.db.connection().execute(async (conn) => {
+    return engine.db.connection().execute(async (conn) => {
       if (relax?.beforeBegin) await sql.raw(relax.beforeBegin).execute(conn);
       try {
         return await transact(conn);
@@ -129,12 +128,11 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
         if (relax?.afterEnd) await sql.raw(relax.afterEnd).execute(conn);
       }
     });
-    if (change) emit(change);
-    return result;
 
     async function transact(conn: Kysely<DatabaseSchema>): Promise<T> {
       await sql.raw(begin).execute(conn);
       const ctx = context(writable);
+      let change: StoreChange | undefined;
       try {
         // Inside the try: should it fail, the transaction is rolled back like any other.
         if (relax?.afterBegin) await sql.raw(relax.afterBegin).execute(conn);
@@ -154,9 +152,12 @@ export async function createStore(engine: StoreEngine, options: StoreOptions = {
           await engine.notify(conn, payload);
         }
         await sql.raw('commit').execute(conn);
+        // Delivered before the connection is handed on. On SQLite (one connection) nobody can
+        // then read this revision before this process has heard of its change; on PostgreSQL
+        // another connection can, while the commit's reply is on its way (access views wait).
+        if (change) emit(change);
         return value;
       } catch (error) {
-        change = undefined;
         await sql
           .raw('rollback')
           .execute(conn)

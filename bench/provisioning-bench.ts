@@ -17,12 +17,15 @@ import type { ProvisioningServerReady } from './provisioning-bench-server.js';
  * the server and of the client), then a plan that must find nothing to do; (2) SCIM provisioning
  * of 10,000 users through POST /scim/v2/Users with a provisioning token over a few concurrent
  * connections (users per second). Both on SQLite and on PostgreSQL (a fresh database per server,
- * dropped afterwards; skipped when PostgreSQL is not reachable). `--quick`: a tenth of the sizes.
+ * dropped afterwards; skipped when PostgreSQL is not reachable). SCIM then creates 100 groups, adds
+ * 2,000 memberships one PATCH each and deactivates 1,000 users (ops per second). `--quick`: a
+ * tenth of the sizes.
  * `AIAM_BENCH_CPU_PROF=DIR` profiles the server and client children (`--cpu-prof`).
  */
 export const provisioningBench: BenchArea = {
   name: 'provisioning',
-  description: 'aiam apply of 10k users / 1k groups / 5k policies, and SCIM provisioning of 10k users',
+  description:
+    'aiam apply of 10k users / 1k groups / 5k policies; SCIM: 10k users, 2k memberships, 1k deactivations',
   run: runProvisioningBench,
 };
 
@@ -38,6 +41,9 @@ interface Sizes {
   readonly groups: number;
   readonly policies: number;
   readonly scimUsers: number;
+  readonly scimGroups: number;
+  readonly scimMemberships: number;
+  readonly scimDeactivations: number;
 }
 
 /**
@@ -192,6 +198,10 @@ interface ScimRun {
   readonly created: number;
   readonly failed: number;
   readonly listed: number;
+  /** Group memberships added one PATCH each, and how long they took. */
+  readonly memberships: { readonly done: number; readonly ms: number };
+  /** Users deactivated (PATCH active=false), and how long it took. */
+  readonly deactivations: { readonly done: number; readonly ms: number };
   readonly serverPeakKiB: number;
 }
 
@@ -212,41 +222,104 @@ function scimUser(i: number): unknown {
   };
 }
 
-async function benchScim(backend: Backend, count: number): Promise<ScimRun> {
+/**
+ * SCIM as an identity provider drives it, over SCIM_CONNECTIONS connections: `count` users
+ * created (POST /Users), then `groups` groups, then `memberships` users added to them one PATCH
+ * each (as Okta and Entra ID push a membership), then `deactivations` users deactivated
+ * (PATCH active=false). Each phase is timed; a refused request is counted, not thrown.
+ */
+async function benchScim(backend: Backend, sizes: Sizes): Promise<ScimRun> {
   return withServer(backend, async (ready) => {
     const headers = {
       authorization: `Bearer ${ready.scimToken}`,
       'content-type': 'application/scim+json',
       accept: 'application/scim+json',
     };
-    let next = 0;
-    let created = 0;
     let failed = 0;
     let firstFailure: string | undefined;
-    const worker = async (): Promise<void> => {
-      while (next < count) {
-        const i = next++;
-        const res = await fetch(`${ready.url}/scim/v2/Users`, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify(scimUser(i)),
-        });
-        const text = await res.text();
-        if (res.status === 201) created++;
-        else {
-          // Counted and shown, not thrown: a refused create is a finding of the run.
-          failed++;
-          firstFailure ??= `${res.status}: ${text.slice(0, 200)}`;
+    /** Runs `send(i)` for i in [0, n) over the connections; returns the successes and the time. */
+    const phase = async (
+      n: number,
+      ok: number,
+      send: (i: number) => Promise<Response>,
+      onOk?: (i: number, body: string) => void,
+    ) => {
+      let next = 0;
+      let done = 0;
+      const worker = async (): Promise<void> => {
+        while (next < n) {
+          const i = next++;
+          const res = await send(i);
+          const text = await res.text();
+          if (res.status === ok) {
+            done++;
+            onOk?.(i, text);
+          } else {
+            failed++;
+            firstFailure ??= `${res.status}: ${text.slice(0, 200)}`;
+          }
         }
-      }
+      };
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: SCIM_CONNECTIONS }, worker));
+      return { done, ms: performance.now() - t0 };
     };
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: SCIM_CONNECTIONS }, worker));
-    const ms = performance.now() - t0;
+    const scim = (method: string, path: string, body: unknown) =>
+      fetch(`${ready.url}/scim/v2${path}`, { method, headers, body: JSON.stringify(body) });
+    const patch = (ops: unknown[]) => ({
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: ops,
+    });
+
+    const userIds: string[] = [];
+    const users = await phase(
+      sizes.scimUsers,
+      201,
+      (i) => scim('POST', '/Users', scimUser(i)),
+      (i, body) => {
+        userIds[i] = (JSON.parse(body) as { id: string }).id;
+      },
+    );
     const res = await fetch(`${ready.url}/scim/v2/Users?count=1`, { headers });
     const listed = ((await res.json()) as { totalResults?: number }).totalResults ?? -1;
-    if (firstFailure) console.log(`${backend.name}: ${failed} SCIM creates refused; first: ${firstFailure}`);
-    return { ms, created, failed, listed, serverPeakKiB: await peakRssKiB(ready.pid) };
+
+    const groupIds: string[] = [];
+    await phase(
+      sizes.scimGroups,
+      201,
+      (i) =>
+        scim('POST', '/Groups', {
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+          displayName: `team-${i}`,
+        }),
+      (i, body) => {
+        groupIds[i] = (JSON.parse(body) as { id: string }).id;
+      },
+    );
+    const memberships = await phase(sizes.scimMemberships, 204, (i) =>
+      scim(
+        'PATCH',
+        `/Groups/${groupIds[i % groupIds.length]}`,
+        patch([{ op: 'add', path: 'members', value: [{ value: userIds[i % userIds.length] }] }]),
+      ),
+    );
+    const deactivations = await phase(sizes.scimDeactivations, 200, (i) =>
+      scim(
+        'PATCH',
+        `/Users/${userIds[userIds.length - 1 - i]}`,
+        patch([{ op: 'replace', path: 'active', value: false }]),
+      ),
+    );
+    if (firstFailure) console.log(`${backend.name}: ${failed} SCIM requests refused; first: ${firstFailure}`);
+    return {
+      ms: users.ms,
+      created: users.done,
+      failed,
+      listed,
+      memberships,
+      deactivations,
+      serverPeakKiB: await peakRssKiB(ready.pid),
+    };
   });
 }
 
@@ -257,6 +330,9 @@ async function runProvisioningBench(options: BenchOptions): Promise<BenchOutcome
     groups: 1_000 / scale,
     policies: 5_000 / scale,
     scimUsers: 10_000 / scale,
+    scimGroups: 100 / scale,
+    scimMemberships: 2_000 / scale,
+    scimDeactivations: 1_000 / scale,
   };
   const backends = [sqlite];
   if (await postgresReachable()) backends.push(postgres);
@@ -292,14 +368,20 @@ async function runProvisioningBench(options: BenchOptions): Promise<BenchOutcome
       console.log(`${backend.name}: apply of ${r.changes} changes in ${seconds(run.wallMs)}`);
     }
     for (const backend of backends) {
-      const run = await benchScim(backend, sizes.scimUsers);
-      const good = run.created === sizes.scimUsers && run.listed === sizes.scimUsers;
+      const run = await benchScim(backend, sizes);
+      const good =
+        run.created === sizes.scimUsers &&
+        run.listed === sizes.scimUsers &&
+        run.memberships.done === sizes.scimMemberships &&
+        run.deactivations.done === sizes.scimDeactivations;
       ok &&= good;
       scimRows.push([
         backend.name,
         String(run.created),
         seconds(run.ms),
         formatRate((run.created * 1000) / run.ms),
+        `${run.memberships.done} in ${seconds(run.memberships.ms)} (${formatRate((run.memberships.done * 1000) / run.memberships.ms)})`,
+        `${run.deactivations.done} in ${seconds(run.deactivations.ms)} (${formatRate((run.deactivations.done * 1000) / run.deactivations.ms)})`,
         mib(run.serverPeakKiB),
         good ? 'ok' : `FAILED (${run.failed} refused, ${run.listed} listed)`,
       ]);
@@ -323,7 +405,19 @@ async function runProvisioningBench(options: BenchOptions): Promise<BenchOutcome
   );
   console.log(formatTable(['apply steps', 'step', 'time'], phaseRows));
   console.log(
-    formatTable(['SCIM POST /Users', 'users', 'time', 'users/s', 'server peak RSS', 'check'], scimRows),
+    formatTable(
+      [
+        'SCIM',
+        'users (POST)',
+        'time',
+        'users/s',
+        'memberships (PATCH, one each), per s',
+        'deactivations (PATCH), per s',
+        'server peak RSS',
+        'check',
+      ],
+      scimRows,
+    ),
   );
   return { ok };
 }

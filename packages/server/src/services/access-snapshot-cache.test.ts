@@ -224,119 +224,6 @@ describe('AccessSnapshotCache (SQLite)', () => {
     }
   });
 
-  /** Decisions and lookups of the cached view, and of a view loaded whole from the store. */
-  const sameAsFresh = async (arns: readonly string[]): Promise<void> => {
-    const cached = await s.cache.view();
-    const fresh = await AccessSnapshotCache.open(s.store);
-    try {
-      const loaded = await fresh.view();
-      assert.equal(cached.revision, loaded.revision);
-      const describe = (v: typeof cached) =>
-        arns.map((arn) => ({
-          arn,
-          user: v.usersByArn.get(arn) ?? null,
-          byId: v.usersById.get(v.usersByArn.get(arn)?.id ?? '')?.arn ?? null,
-          groups: v.groupsOfUser.get(arn) ?? [],
-          revoked: v.sessionsRevokedBefore.get(arn) ?? null,
-          decisions: ['s3:GetObject', 'iam:ListUsers', 'ml:GetModel'].map((action) => {
-            const d = v.model.authorize({
-              principal: { arn, account: s.store.accountId },
-              action,
-              resource: 'arn:aws:s3:::data/k',
-              context: testContext(),
-            });
-            return `${d.decision} ${d.matched.map((m) => m.policyId).join(',')}`;
-          }),
-        }));
-      assert.deepEqual(describe(cached), describe(loaded));
-      assert.equal(cached.usersByArn.size, loaded.usersByArn.size);
-      assert.deepEqual(new Set(cached.usersById.keys()), new Set(loaded.usersById.keys()));
-      assert.deepEqual(new Map(cached.groupsOfUser), new Map(loaded.groupsOfUser));
-    } finally {
-      await fresh.close();
-    }
-  };
-
-  it('re-reads only the users a change is about: memberships, updates, revocations and deletions', async () => {
-    const team = await s.iam.createGroup({ name: 'reread-team' });
-    await s.iam.putInlinePolicy(team.arn, 'read', allow('s3:GetObject'));
-    const own = await s.iam.createPolicy({ name: 'reread-own', document: allow('iam:ListUsers') });
-    const cap = await s.iam.createPolicy({ name: 'reread-cap', document: allow('s3:*') });
-    const uma = await s.iam.createUser({ name: 'uma', permissionsBoundaryArn: cap.arn });
-    await s.iam.attachPolicy(uma.arn, own.arn);
-    await s.iam.createRoleAssignment({ principal: 'user/uma', role: 'DataReader', scope: 'bucket/data' });
-    const vic = await s.iam.createUser({ name: 'vic' });
-    const before = await s.cache.view();
-    const arns = [uma.arn, vic.arn];
-
-    // Joining a group: the model is derived, not reloaded (the policy lookup is the same map).
-    await s.iam.addUserToGroup('reread-team', 'uma');
-    await s.iam.addUserToGroup('reread-team', 'vic');
-    let view = await s.cache.view();
-    assert.equal(view.policiesByArn, before.policiesByArn, 'no reload');
-    assert.notEqual(view.model, before.model);
-    assert.equal((await ask(vic.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).decision, 'allowed');
-    // uma keeps her own policy and her boundary (which caps iam:ListUsers).
-    assert.equal((await ask(uma.arn, 'iam:ListUsers', '*')).reason, 'boundary');
-    await sameAsFresh(arns);
-
-    // Leaving it, being disabled (her sessions revoked), tagged: re-reads again.
-    await s.iam.removeUserFromGroup('reread-team', 'vic');
-    assert.equal((await ask(vic.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).decision, 'implicitDeny');
-    const current = (await s.store.getUser('uma'))!;
-    await s.iam.updateUser('uma', current.version, { status: 'disabled', tags: { team: 'x' } });
-    view = await s.cache.view();
-    assert.equal(view.policiesByArn, before.policiesByArn, 'no reload');
-    assert.equal(view.usersByArn.get(uma.arn)?.status, 'disabled');
-    assert.ok((view.sessionsRevokedBefore.get(uma.arn) ?? 0) > 0);
-    await sameAsFresh(arns);
-
-    // Deleted with everything under her ARN, then made again under the same name: nothing of
-    // the first uma (policy, boundary, role assignment, group) carries over.
-    await s.iam.deleteUser('uma', (await s.store.getUser('uma'))!.version, { force: true });
-    await sameAsFresh(arns);
-    const again = await s.iam.createUser({ name: 'uma' });
-    assert.equal(again.arn, uma.arn);
-    await s.iam.addUserToGroup('reread-team', 'uma');
-    view = await s.cache.view();
-    assert.equal(view.policiesByArn, before.policiesByArn, 'no reload');
-    assert.equal((await ask(uma.arn, 'iam:ListUsers', '*')).decision, 'implicitDeny');
-    assert.equal(
-      (await ask(uma.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).matched[0]?.policyId,
-      `${team.arn}#inline/read`,
-    );
-    await sameAsFresh(arns);
-  });
-
-  it('reloads when a change it has not heard of came before the users it re-reads', async () => {
-    // Another instance on the same file takes a policy from a group without telling this one;
-    // then this one adds a user to that group. Re-reading the user alone would give it the
-    // policy the group no longer has, a state the store never was in.
-    const g = await s.iam.createGroup({ name: 'unheard' });
-    await s.iam.putInlinePolicy(g.arn, 'all', allow('s3:*'));
-    const wes = await s.iam.createUser({ name: 'wes' });
-    await s.cache.view();
-    const other = await s.db.open({ sharedWith: s.store });
-    await other.deleteInlinePolicy(g.arn, 'all');
-    await s.iam.addUserToGroup('unheard', 'wes');
-    assert.equal((await ask(wes.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).decision, 'implicitDeny');
-    await sameAsFresh([wes.arn]);
-  });
-
-  it('reloads a transaction that changes a membership and something else', async () => {
-    const g = await s.iam.createGroup({ name: 'mixed' });
-    const xan = await s.iam.createUser({ name: 'xan' });
-    const before = await s.cache.view();
-    const p = await s.store.createPolicy({ name: 'mixed-read', document: allow('s3:GetObject') });
-    await s.store.transaction(async (tx) => {
-      await tx.addUserToGroup('mixed', 'xan');
-      await tx.attachPolicy(g.arn, p.arn);
-    });
-    const view = await s.cache.view();
-    assert.notEqual(view.policiesByArn, before.policiesByArn, 'reloaded');
-    assert.equal((await ask(xan.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).decision, 'allowed');
-  });
-
   it('rebuilds fast for thousands of entities (measured)', async (t) => {
     const big = await openTestServices();
     try {
@@ -457,3 +344,136 @@ describe('AccessSnapshotCache (PostgreSQL, two nodes)', () => {
     }
   });
 });
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  describe(`AccessSnapshotCache re-reads of changed users (${engine})`, () => {
+    let s: TestServices;
+    before(async () => {
+      s = await openTestServices(engine);
+    });
+    after(async () => s.close());
+
+    const ask = async (arn: string, action: string, resource: string) =>
+      (
+        await s.authorizer.authorize({
+          principal: { arn, account: s.store.accountId },
+          action,
+          resource,
+          context: testContext(),
+        })
+      ).decision;
+
+    /** Decisions and lookups of the cached view, and of a view loaded whole from the store. */
+    const sameAsFresh = async (arns: readonly string[]): Promise<void> => {
+      const cached = await s.cache.view();
+      const fresh = await AccessSnapshotCache.open(s.store);
+      try {
+        const loaded = await fresh.view();
+        assert.equal(cached.revision, loaded.revision);
+        const describe = (v: typeof cached) =>
+          arns.map((arn) => ({
+            arn,
+            user: v.usersByArn.get(arn) ?? null,
+            byId: v.usersById.get(v.usersByArn.get(arn)?.id ?? '')?.arn ?? null,
+            groups: v.groupsOfUser.get(arn) ?? [],
+            revoked: v.sessionsRevokedBefore.get(arn) ?? null,
+            decisions: ['s3:GetObject', 'iam:ListUsers', 'ml:GetModel'].map((action) => {
+              const d = v.model.authorize({
+                principal: { arn, account: s.store.accountId },
+                action,
+                resource: 'arn:aws:s3:::data/k',
+                context: testContext(),
+              });
+              return `${d.decision} ${d.matched.map((m) => m.policyId).join(',')}`;
+            }),
+          }));
+        assert.deepEqual(describe(cached), describe(loaded));
+        assert.equal(cached.usersByArn.size, loaded.usersByArn.size);
+        assert.deepEqual(new Set(cached.usersById.keys()), new Set(loaded.usersById.keys()));
+        assert.deepEqual(new Map(cached.groupsOfUser), new Map(loaded.groupsOfUser));
+      } finally {
+        await fresh.close();
+      }
+    };
+
+    it('re-reads only the users a change is about: memberships, updates, revocations and deletions', async () => {
+      const team = await s.iam.createGroup({ name: 'reread-team' });
+      await s.iam.putInlinePolicy(team.arn, 'read', allow('s3:GetObject'));
+      const own = await s.iam.createPolicy({ name: 'reread-own', document: allow('iam:ListUsers') });
+      const cap = await s.iam.createPolicy({ name: 'reread-cap', document: allow('s3:*') });
+      const uma = await s.iam.createUser({ name: 'uma', permissionsBoundaryArn: cap.arn });
+      await s.iam.attachPolicy(uma.arn, own.arn);
+      await s.iam.createRoleAssignment({ principal: 'user/uma', role: 'DataReader', scope: 'bucket/data' });
+      const vic = await s.iam.createUser({ name: 'vic' });
+      const before = await s.cache.view();
+      const arns = [uma.arn, vic.arn];
+
+      // Joining a group: the model is derived, not reloaded (the policy lookup is the same map).
+      await s.iam.addUserToGroup('reread-team', 'uma');
+      await s.iam.addUserToGroup('reread-team', 'vic');
+      let view = await s.cache.view();
+      assert.equal(view.policiesByArn, before.policiesByArn, 'no reload');
+      assert.notEqual(view.model, before.model);
+      assert.equal((await ask(vic.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).decision, 'allowed');
+      // uma keeps her own policy and her boundary (which caps iam:ListUsers).
+      assert.equal((await ask(uma.arn, 'iam:ListUsers', '*')).reason, 'boundary');
+      await sameAsFresh(arns);
+
+      // Leaving it, being disabled (her sessions revoked), tagged: re-reads again.
+      await s.iam.removeUserFromGroup('reread-team', 'vic');
+      assert.equal((await ask(vic.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).decision, 'implicitDeny');
+      const current = (await s.store.getUser('uma'))!;
+      await s.iam.updateUser('uma', current.version, { status: 'disabled', tags: { team: 'x' } });
+      view = await s.cache.view();
+      assert.equal(view.policiesByArn, before.policiesByArn, 'no reload');
+      assert.equal(view.usersByArn.get(uma.arn)?.status, 'disabled');
+      assert.ok((view.sessionsRevokedBefore.get(uma.arn) ?? 0) > 0);
+      await sameAsFresh(arns);
+
+      // Deleted with everything under her ARN, then made again under the same name: nothing of
+      // the first uma (policy, boundary, role assignment, group) carries over.
+      await s.iam.deleteUser('uma', (await s.store.getUser('uma'))!.version, { force: true });
+      await sameAsFresh(arns);
+      const again = await s.iam.createUser({ name: 'uma' });
+      assert.equal(again.arn, uma.arn);
+      await s.iam.addUserToGroup('reread-team', 'uma');
+      view = await s.cache.view();
+      assert.equal(view.policiesByArn, before.policiesByArn, 'no reload');
+      assert.equal((await ask(uma.arn, 'iam:ListUsers', '*')).decision, 'implicitDeny');
+      assert.equal(
+        (await ask(uma.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).matched[0]?.policyId,
+        `${team.arn}#inline/read`,
+      );
+      await sameAsFresh(arns);
+    });
+
+    it('reloads when a change it has not heard of came before the users it re-reads', async () => {
+      // Another instance on the same file takes a policy from a group without telling this one;
+      // then this one adds a user to that group. Re-reading the user alone would give it the
+      // policy the group no longer has, a state the store never was in.
+      const g = await s.iam.createGroup({ name: 'unheard' });
+      await s.iam.putInlinePolicy(g.arn, 'all', allow('s3:*'));
+      const wes = await s.iam.createUser({ name: 'wes' });
+      await s.cache.view();
+      const other = await s.db.open({ sharedWith: s.store });
+      await other.deleteInlinePolicy(g.arn, 'all');
+      await s.iam.addUserToGroup('unheard', 'wes');
+      assert.equal((await ask(wes.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).decision, 'implicitDeny');
+      await sameAsFresh([wes.arn]);
+    });
+
+    it('reloads a transaction that changes a membership and something else', async () => {
+      const g = await s.iam.createGroup({ name: 'mixed' });
+      const xan = await s.iam.createUser({ name: 'xan' });
+      const before = await s.cache.view();
+      const p = await s.store.createPolicy({ name: 'mixed-read', document: allow('s3:GetObject') });
+      await s.store.transaction(async (tx) => {
+        await tx.addUserToGroup('mixed', 'xan');
+        await tx.attachPolicy(g.arn, p.arn);
+      });
+      const view = await s.cache.view();
+      assert.notEqual(view.policiesByArn, before.policiesByArn, 'reloaded');
+      assert.equal((await ask(xan.arn, 's3:GetObject', 'arn:aws:s3:::data/k')).decision, 'allowed');
+    });
+  });
+}

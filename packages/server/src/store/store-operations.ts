@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { iamArn, managedIdentityArn } from '@aiam/policy';
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import {
   ConflictError,
@@ -2324,46 +2324,68 @@ export class StoreOperations extends ScimResourceOperations {
   /**
    * What an access view holds of these users (by ARN), read at the store's revision: their rows
    * (a user that is gone has none), their group memberships and their session-revocation times.
-   * Three queries however many users; call it inside a read transaction, like the snapshot.
+   * One query when the users exist and belong to no group (a new user), up to four otherwise;
+   * call it inside a read transaction, like the snapshot.
    */
   async loadUsersOfAccessView(arns: readonly string[]): Promise<AccessViewUsers> {
-    const revision = await this.getRevision();
-    if (arns.length === 0) return { revision, users: [], memberships: [], revocations: [] };
-    const users = (await this.#db.selectFrom('users').selectAll().where('arn', 'in', arns).execute()).map(
-      toUser,
+    if (arns.length === 0)
+      return { revision: await this.getRevision(), users: [], memberships: [], revocations: [] };
+    const prefix = SESSION_REVOCATION_PREFIX;
+    const rows = await this.#db
+      .selectFrom('users')
+      .selectAll('users')
+      .select((eb) => [
+        eb.selectFrom('aiam_meta').select('revision').where('id', '=', 1).as('aiam_revision'),
+        eb
+          .exists(
+            eb
+              .selectFrom('group_members')
+              .select('user_id')
+              .whereRef('group_members.user_id', '=', 'users.id'),
+          )
+          .as('in_groups'),
+        eb
+          .selectFrom('settings')
+          .select('value')
+          .where('key', '=', sql<string>`${prefix} || users.arn`)
+          .as('revoked_before'),
+      ])
+      .where('arn', 'in', arns)
+      .execute();
+    const revision = rows.length > 0 ? Number(rows[0]!.aiam_revision) : await this.getRevision();
+    const revocations = rows.flatMap((r) =>
+      r.revoked_before === null ? [] : [{ arn: r.arn, value: r.revoked_before }],
     );
+    const gone = arns.filter((a) => !rows.some((r) => r.arn === a));
+    if (gone.length > 0) {
+      // A deleted user keeps its revocation time (its sessions must not revive).
+      const settings = await this.#db
+        .selectFrom('settings')
+        .select(['key', 'value'])
+        .where(
+          'key',
+          'in',
+          gone.map((a) => prefix + a),
+        )
+        .execute();
+      for (const r of settings) revocations.push({ arn: r.key.slice(prefix.length), value: r.value });
+    }
+    const grouped = rows.filter((r) => Boolean(r.in_groups)).map((r) => r.id);
     const memberships =
-      users.length === 0
+      grouped.length === 0
         ? []
         : await this.#db
             .selectFrom('group_members')
             .innerJoin('groups', 'groups.id', 'group_members.group_id')
             .innerJoin('users', 'users.id', 'group_members.user_id')
             .select(['groups.arn as group_arn', 'users.arn as user_arn'])
-            .where(
-              'group_members.user_id',
-              'in',
-              users.map((u) => u.id),
-            )
-            .orderBy('groups.arn')
+            .where('group_members.user_id', 'in', grouped)
             .execute();
-    const revocations = await this.#db
-      .selectFrom('settings')
-      .select(['key', 'value'])
-      .where(
-        'key',
-        'in',
-        arns.map((a) => SESSION_REVOCATION_PREFIX + a),
-      )
-      .execute();
     return {
       revision,
-      users,
+      users: rows.map(({ aiam_revision: _r, in_groups: _g, revoked_before: _v, ...row }) => toUser(row)),
       memberships: memberships.map((m) => ({ groupArn: m.group_arn, userArn: m.user_arn })),
-      revocations: revocations.map((r) => ({
-        arn: r.key.slice(SESSION_REVOCATION_PREFIX.length),
-        value: r.value,
-      })),
+      revocations,
     };
   }
 

@@ -11,6 +11,7 @@ import {
   type SigV4Headers,
   uriEncode,
 } from './sigv4-canonical-request.js';
+import { PresignedVerificationCache } from './sigv4-presigned-cache.js';
 import { deriveSigningKey, SigningKeyCache, secretFingerprint } from './sigv4-signing-key-cache.js';
 
 /** What a secret lookup returns for an access key id: its secret, plus whatever the caller wants back. */
@@ -109,6 +110,18 @@ export interface SigV4VerifierOptions<P> {
   readonly maxSkewMs?: number;
   /** Derived-key cache; a private one of 4096 entries by default, `false` for none. */
   readonly cache?: SigningKeyCache | false;
+  /**
+   * Presigned URLs already verified, so that using one again skips the signature's arithmetic
+   * (`PresignedVerificationCache`); 4096 URLs by default, `false` for none.
+   */
+  readonly presignedCache?: number | false;
+}
+
+/** What a verified presigned request proved, kept for its next use (the caller not included). */
+interface PresignedProof<P> {
+  readonly params: AuthParams;
+  readonly fingerprint: string;
+  readonly verified: Omit<SigV4Verified<P>, 'principal'>;
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -164,6 +177,7 @@ export class SigV4Verifier<P = object> {
   readonly #clock: Clock;
   readonly #maxSkewMs: number;
   readonly #cache: SigningKeyCache | undefined;
+  readonly #presigned: PresignedVerificationCache<PresignedProof<P>> | undefined;
 
   constructor(options: SigV4VerifierOptions<P>) {
     if (options.services.length === 0) throw new TypeError('SigV4Verifier needs at least one service');
@@ -175,34 +189,46 @@ export class SigV4Verifier<P = object> {
     this.#clock = options.clock ?? systemClock;
     this.#maxSkewMs = options.maxSkewMs ?? 15 * 60 * 1000;
     this.#cache = options.cache === false ? undefined : (options.cache ?? new SigningKeyCache(4096));
+    this.#presigned =
+      options.presignedCache === false
+        ? undefined
+        : new PresignedVerificationCache(options.presignedCache ?? 4096);
   }
 
-  /** Drops cached signing keys of an access key (on delete, disable or secret rotation). */
+  /** Drops cached signing keys and verified URLs of an access key (on delete, disable or secret rotation). */
   invalidate(accessKeyId: string): void {
     this.#cache?.invalidate(accessKeyId);
+    this.#presigned?.forget((proof) => proof.params.accessKeyId === accessKeyId);
   }
 
   /** Verifies a request; resolves with the verified identity or rejects with a {@link SigV4Error}. */
   async verify(request: SigV4Request): Promise<SigV4Verified<P>> {
+    // A presigned URL used again: what its signature proved still holds; who holds the key and
+    // whether the URL is still in time are checked now.
+    const reuse =
+      this.#presigned !== undefined && request.headers.authorization === undefined && request.query !== ''
+        ? PresignedVerificationCache.keyOf(
+            request.method,
+            request.path,
+            request.query,
+            request.payloadHash,
+            request.headers,
+          )
+        : undefined;
+    if (reuse !== undefined) {
+      const proof = this.#presigned!.get(reuse, request.headers);
+      if (proof !== undefined) {
+        this.#checkTime(proof.params);
+        const credential = await this.#credential(proof.params);
+        const fingerprint = credential.fingerprint ?? secretFingerprint(credential.secretAccessKey);
+        if (fingerprint === proof.fingerprint)
+          return { ...proof.verified, principal: withoutSecret(credential) };
+      }
+    }
+
     const params = this.#parse(request);
     this.#checkTime(params);
-
-    const credential = await this.#lookup(params.accessKeyId, { sessionToken: params.sessionToken });
-    if (credential === undefined) {
-      throw new SigV4Error('InvalidAccessKeyId', `unknown or inactive access key ${params.accessKeyId}`);
-    }
-    if (credential.sessionTokenRequired && params.sessionToken === undefined) {
-      throw new SigV4Error(
-        'MissingSecurityToken',
-        `temporary key ${params.accessKeyId} used without a session token`,
-      );
-    }
-    if (!credential.sessionTokenRequired && params.sessionToken !== undefined) {
-      throw new SigV4Error(
-        'InvalidToken',
-        `long-term key ${params.accessKeyId} presented with a session token`,
-      );
-    }
+    const credential = await this.#credential(params);
 
     const { payloadHash, payloadMode } = this.#payload(request, params);
     const singleEncode = this.#singleEncode.has(params.service);
@@ -253,10 +279,9 @@ export class SigV4Verifier<P = object> {
       );
     }
 
-    return {
+    const verified: Omit<SigV4Verified<P>, 'principal'> = {
       form: params.form,
       accessKeyId: params.accessKeyId,
-      principal: withoutSecret(credential),
       sessionToken: params.sessionToken,
       region: params.region,
       service: params.service,
@@ -271,6 +296,31 @@ export class SigV4Verifier<P = object> {
       seedSignature: params.signature,
       signingKey,
     };
+    if (reuse !== undefined && params.form === 'query') {
+      this.#presigned!.set(reuse, request.headers, params.signedHeaders, { params, fingerprint, verified });
+    }
+    return { ...verified, principal: withoutSecret(credential) };
+  }
+
+  /** The access key's secret and caller, checked against the request's session token. */
+  async #credential(params: AuthParams): Promise<P & SigV4Credential> {
+    const credential = await this.#lookup(params.accessKeyId, { sessionToken: params.sessionToken });
+    if (credential === undefined) {
+      throw new SigV4Error('InvalidAccessKeyId', `unknown or inactive access key ${params.accessKeyId}`);
+    }
+    if (credential.sessionTokenRequired && params.sessionToken === undefined) {
+      throw new SigV4Error(
+        'MissingSecurityToken',
+        `temporary key ${params.accessKeyId} used without a session token`,
+      );
+    }
+    if (!credential.sessionTokenRequired && params.sessionToken !== undefined) {
+      throw new SigV4Error(
+        'InvalidToken',
+        `long-term key ${params.accessKeyId} presented with a session token`,
+      );
+    }
+    return credential;
   }
 
   #parse(request: SigV4Request): AuthParams {

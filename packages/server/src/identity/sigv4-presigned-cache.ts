@@ -1,4 +1,5 @@
 import type { SigV4Headers } from './sigv4-canonical-request.js';
+import { checkCapacity } from './sigv4-signing-key-cache.js';
 
 /** What a verification proved about one presigned request, kept for the next use of its URL. */
 interface Proof<T> {
@@ -24,9 +25,7 @@ export class PresignedVerificationCache<T> {
 
   /** @param maxEntries upper bound on remembered URLs. */
   constructor(maxEntries = 4096) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1)
-      throw new RangeError('maxEntries must be a positive integer');
-    this.#max = maxEntries;
+    this.#max = checkCapacity(maxEntries);
   }
 
   /** Number of remembered URLs. */

@@ -21,6 +21,13 @@ export function deriveSigningKey(
   return createHmac('sha256', kService).update('aws4_request').digest();
 }
 
+/** `maxEntries` of a bounded cache, when it is a positive integer; else a RangeError. */
+export function checkCapacity(maxEntries: number): number {
+  if (!Number.isInteger(maxEntries) || maxEntries < 1)
+    throw new RangeError('maxEntries must be a positive integer');
+  return maxEntries;
+}
+
 /** A short, non-reversible fingerprint of a secret, to key caches without holding the secret. */
 export function secretFingerprint(secretAccessKey: string): string {
   return createHash('sha256').update(secretAccessKey).digest('base64url').slice(0, 22);
@@ -41,9 +48,7 @@ export class SigningKeyCache {
 
   /** @param maxEntries upper bound on cached keys (each is 32 bytes plus its map key). */
   constructor(maxEntries = 4096) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1)
-      throw new RangeError('maxEntries must be a positive integer');
-    this.#max = maxEntries;
+    this.#max = checkCapacity(maxEntries);
   }
 
   /** Number of cached keys. */

@@ -281,6 +281,21 @@ describe('AccessSnapshotCache (SQLite)', () => {
 });
 
 describe('AccessSnapshotCache (PostgreSQL, two nodes)', () => {
+  /** Waits (at most 5 s) until another node's change has reached this node's cache. */
+  const heardOnThisNode = async (s: TestServices): Promise<void> => {
+    const deadline = Date.now() + 5000;
+    while (!s.cache.stale && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  };
+  const mayRead = async (s: TestServices, arn: string): Promise<boolean> =>
+    (
+      await s.authorizer.authorize({
+        principal: { arn, account: s.store.accountId },
+        action: 's3:GetObject',
+        resource: 'arn:aws:s3:::b/k',
+        context: testContext(),
+      })
+    ).allowed;
+
   it('rebuilds on a change notification from another node', async () => {
     const a = await openTestServices('postgres');
     try {
@@ -288,15 +303,8 @@ describe('AccessSnapshotCache (PostgreSQL, two nodes)', () => {
       const user = await other.createUser({ name: 'remote' });
       const p = await other.createPolicy({ name: 'r', document: allow('s3:GetObject') });
       await other.attachPolicy(user.arn, p.arn);
-      const deadline = Date.now() + 5000;
-      while (!a.cache.stale && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      const decision = await a.authorizer.authorize({
-        principal: { arn: user.arn, account: a.store.accountId },
-        action: 's3:GetObject',
-        resource: 'arn:aws:s3:::b/k',
-        context: testContext(),
-      });
-      assert.equal(decision.allowed, true);
+      await heardOnThisNode(a);
+      assert.equal(await mayRead(a, user.arn), true);
     } finally {
       await a.close();
     }
@@ -311,18 +319,11 @@ describe('AccessSnapshotCache (PostgreSQL, two nodes)', () => {
       const before = await a.cache.view();
       const other = await a.db.open({ sharedWith: a.store });
       await other.addUserToGroup('remote-team', 'remote-member');
-      const deadline = Date.now() + 5000;
-      while (!a.cache.stale && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await heardOnThisNode(a);
       const view = await a.cache.view();
       assert.equal(view.policiesByArn, before.policiesByArn, 'no reload');
       assert.deepEqual(view.groupsOfUser.get(user.arn), [g.arn]);
-      const decision = await a.authorizer.authorize({
-        principal: { arn: user.arn, account: a.store.accountId },
-        action: 's3:GetObject',
-        resource: 'arn:aws:s3:::b/k',
-        context: testContext(),
-      });
-      assert.equal(decision.allowed, true);
+      assert.equal(await mayRead(a, user.arn), true);
     } finally {
       await a.close();
     }
@@ -334,8 +335,7 @@ describe('AccessSnapshotCache (PostgreSQL, two nodes)', () => {
       const before = await a.cache.view();
       const other = await a.db.open({ sharedWith: a.store });
       const user = await other.createUser({ name: 'remote-plain' });
-      const deadline = Date.now() + 5000;
-      while (!a.cache.stale && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await heardOnThisNode(a);
       const view = await a.cache.view();
       assert.equal(view.model, before.model);
       assert.equal(view.usersByArn.get(user.arn)?.name, 'remote-plain');

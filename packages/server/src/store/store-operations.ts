@@ -2356,7 +2356,8 @@ export class StoreOperations extends ScimResourceOperations {
     const revocations = rows.flatMap((r) =>
       r.revoked_before === null ? [] : [{ arn: r.arn, value: r.revoked_before }],
     );
-    const gone = arns.filter((a) => !rows.some((r) => r.arn === a));
+    const found = new Set(rows.map((r) => r.arn));
+    const gone = arns.filter((a) => !found.has(a));
     if (gone.length > 0) {
       // A deleted user keeps its revocation time (its sessions must not revive).
       const settings = await this.#db

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { createHash } from 'node:crypto';
 import {
   canonicalQueryString,
+  normalizePath,
   parseQuery,
   percentDecode,
   percentDecodeString,
+  sha256Hex,
   uriEncode,
   uriEncodeBytes,
 } from './sigv4-canonical-request.js';
@@ -76,5 +79,35 @@ describe('SigV4 percent codecs', () => {
       canonicalQueryString(query),
       'X-Amz-Credential=AKIAEXAMPLE%2F20261207%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host%3Bx-amz-date&a%20b=c%2Bd&bad=%25G1%254&utf=%E2%82%AC',
     );
+  });
+});
+
+describe('SigV4 path normalization and payload hash', () => {
+  // The segment-by-segment rewrite, kept here as the reference the fast path must agree with.
+  const reference = (path: string): string => {
+    const out: string[] = [];
+    for (const s of path.split('/')) {
+      if (s === '' || s === '.') continue;
+      if (s === '..') out.pop();
+      else out.push(s);
+    }
+    return `/${out.join('/')}${out.length > 0 && path.endsWith('/') ? '/' : ''}`;
+  };
+
+  it('normalizes every path as the segment-by-segment rewrite does (property)', () => {
+    const segment = fc.constantFrom('', '.', '..', 'a', 'b.c', '..d', '.e', 'f..', '...', '%2E');
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(segment, { maxLength: 6 }), (rooted, segments) => {
+        const path = `${rooted ? '/' : ''}${segments.join('/')}`;
+        assert.equal(normalizePath(path), reference(path), path);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('hashes an empty body to the SHA-256 of nothing, as it hashes any other', () => {
+    assert.equal(sha256Hex(''), createHash('sha256').update('').digest('hex'));
+    assert.equal(sha256Hex(new Uint8Array(0)), createHash('sha256').update('').digest('hex'));
+    assert.equal(sha256Hex('a'), createHash('sha256').update('a').digest('hex'));
   });
 });

@@ -18,6 +18,7 @@ import {
 } from '@aiam/client';
 import { type RunningServer, startServer } from '../app/start-server.js';
 import { createLogger } from '../observability/logger.js';
+import { tamperedTail } from '../testing/tamper.js';
 
 const SEED_004 = fileURLToPath(
   new URL('../../../../examples/seed-004-fine-grained-data-access.yaml', import.meta.url),
@@ -349,7 +350,7 @@ describe('domains (seed 004): per-person data behind one shared execution role',
       const variants = [
         ['profile', 'bob'],
         ['expires', String(Number(url.searchParams.get('expires')) + 60_000)],
-        ['signature', `${url.searchParams.get('signature')!.slice(0, -2)}AA`],
+        ['signature', tamperedTail(url.searchParams.get('signature')!)],
       ] as const;
       for (const [key, value] of variants) {
         const t = new URL(url);

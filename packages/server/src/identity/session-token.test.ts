@@ -11,6 +11,7 @@ import { SessionTokenIssuer } from './session-token.js';
 import { buildCanonicalRequest, buildStringToSign, sha256Hex } from './sigv4-canonical-request.js';
 import { deriveSigningKey } from './sigv4-signing-key-cache.js';
 import { SigV4Verifier } from './sigv4-verifier.js';
+import { tamperedTail } from '../testing/tamper.js';
 
 const T0 = Date.UTC(2026, 10, 23, 10, 0, 0);
 const isCode = (code: string) => (e: unknown) => e instanceof SigV4Error && e.code === code;
@@ -161,7 +162,7 @@ describe('SessionTokenIssuer', () => {
     const ok = await verifier.verify(sign(creds.sessionToken));
     assert.equal((ok.principal as { principalArn?: string }).principalArn, 'role/reader');
     await assert.rejects(verifier.verify(sign(undefined)), isCode('MissingSecurityToken'));
-    const forged = `${creds.sessionToken.slice(0, -2)}AA`;
+    const forged = tamperedTail(creds.sessionToken);
     await assert.rejects(verifier.verify(sign(forged)), isCode('InvalidToken'));
     revoked = true;
     await assert.rejects(verifier.verify(sign(creds.sessionToken)), isCode('InvalidAccessKeyId'));

@@ -55,6 +55,47 @@ for (const db of testDatabases()) {
       assert.deepEqual(await store.listGroupMembers(groupName), []);
     });
 
+    it('a PATCH applies the members it adds and drops; a PUT makes the members exactly its own', async () => {
+      const store = await db.open();
+      const repo = new StoreScimRepository({ store, clock });
+      for (const n of ['a', 'b', 'c', 'd']) {
+        await repo.create('User', `m-${n}`, { schemas: [], userName: `${n}@example.com` }, at);
+      }
+      await repo.create(
+        'Group',
+        'team',
+        { schemas: [], displayName: 'team', members: [{ value: 'm-a' }] },
+        at,
+      );
+      await repo.create('Group', 'sub', { schemas: [], displayName: 'sub' }, at);
+      const name = principalNameFor('team', 128);
+      const members = async () => (await store.listGroupMembers(name)).map((u) => u.name).sort();
+      // Someone adds d outside SCIM.
+      await store.addUserToGroup(name, 'd@example.com');
+
+      const doc = (ids: string[]) => ({
+        schemas: [],
+        displayName: 'team',
+        members: ids.map((value) => ({ value })),
+      });
+      await repo.replace('Group', 'team', doc(['m-a', 'm-b', 'sub']), 1, at, { patch: true });
+      assert.deepEqual(await members(), ['a@example.com', 'b@example.com', 'd@example.com']);
+      await repo.replace('Group', 'team', doc(['m-b', 'sub']), 2, at, { patch: true });
+      assert.deepEqual(await members(), ['b@example.com', 'd@example.com']);
+      // A member dropped from the document that is no longer in the group (removed outside
+      // SCIM) is no error.
+      await store.removeUserFromGroup(name, 'b@example.com');
+      await repo.replace('Group', 'team', doc(['sub']), 3, at, { patch: true });
+      assert.deepEqual(await members(), ['d@example.com']);
+      await assert.rejects(
+        repo.replace('Group', 'team', doc(['sub', 'nobody']), 4, at, { patch: true }),
+        /member "nobody" is not a provisioned User/,
+      );
+      // A PUT: exactly the document's users, d included only if listed.
+      await repo.replace('Group', 'team', doc(['m-c']), 4, at);
+      assert.deepEqual(await members(), ['c@example.com']);
+    });
+
     it('a mapped group holds the mapping role assignments on its ARN, following renames', async () => {
       const store = await db.open();
       const repo = new StoreScimRepository({ store, clock });

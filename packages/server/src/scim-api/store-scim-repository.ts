@@ -57,6 +57,24 @@ function memberIds(resource: ScimResource): string[] {
   return [...new Set(ids)];
 }
 
+/** A member id as `findScimMembers` found it: a User (its aiam user, null when gone) or a Group. */
+type ResolvedMember = { readonly userId: string | null; readonly userName: string | null } | 'group';
+
+/**
+ * The aiam user a member id stands for, or undefined for a Group (aiam groups do not nest: a
+ * Group member is kept in the SCIM document only). An unknown id is the client's error.
+ */
+function requiredMember(
+  id: string,
+  member: ResolvedMember | undefined,
+): { id: string; name: string } | undefined {
+  if (member === undefined) throw new InputError(`member "${id}" is not a provisioned User`);
+  if (member === 'group') return undefined;
+  if (member.userId === null || member.userName === null)
+    throw new Error(`the aiam user of a SCIM user (${id}) is gone`);
+  return { id: member.userId, name: member.userName };
+}
+
 function toRecordQuery(q: ScimStoreQuery): ScimRecordQuery {
   switch (q.kind) {
     case 'all':
@@ -187,6 +205,7 @@ export class StoreScimRepository implements ScimRepository {
     resource: ScimResource,
     expectedVersion: number,
     at: string,
+    options: { readonly patch?: boolean } = {},
   ): Promise<StoredScimResource> {
     const updatedAt = millis(at);
     return this.#store.transaction(async (tx) => {
@@ -211,7 +230,13 @@ export class StoreScimRepository implements ScimRepository {
         const newName = principalNameFor(name, 128);
         if (group.name !== newName)
           group = await tx.updateGroup(group.name, group.version, { name: newName });
-        await this.#syncMembers(tx, group, resource);
+        // A PATCH applies the members it added or removed: adding one member to a group of
+        // thousands costs that member, not the group. A PUT makes the members exactly its own.
+        if (options.patch && before) {
+          await this.#applyMemberChanges(tx, group, JSON.parse(before.document) as ScimResource, resource);
+        } else {
+          await this.#syncMembers(tx, group, resource);
+        }
         await this.#syncMappings(tx, group, before?.name, name);
       }
       return toStored(record);
@@ -280,22 +305,58 @@ export class StoreScimRepository implements ScimRepository {
 
   /** Makes the aiam group's members exactly the SCIM users its `members` name. */
   async #syncMembers(tx: StoreTransaction, group: Group, resource: ScimResource): Promise<void> {
+    const ids = memberIds(resource);
+    const members = await this.#resolveMembers(tx, ids);
     const wanted = new Map<string, string>();
-    for (const id of memberIds(resource)) {
-      const record = (await tx.getScimResource('User', id)) ?? (await tx.getScimResource('Group', id));
-      if (!record) throw new InputError(`member "${id}" is not a provisioned User`);
-      // aiam groups do not nest: a Group member is kept in the SCIM document only.
-      if (record.resourceType === 'User') {
-        const user = await this.#user(tx, record.principalId);
-        wanted.set(user.id, user.name);
-      }
+    for (const id of ids) {
+      const user = requiredMember(id, members.get(id));
+      if (user) wanted.set(user.id, user.name);
     }
-    const current = await tx.listGroupMembers(group.name);
+    const current = await tx.listGroupMemberIds(group.id);
     for (const u of current) {
       if (!wanted.has(u.id)) await tx.removeUserFromGroup(group.name, u.name);
     }
     const have = new Set(current.map((u) => u.id));
     for (const [uid, name] of wanted) if (!have.has(uid)) await tx.addUserToGroup(group.name, name);
+  }
+
+  /** Applies to the aiam group the members `after` adds to `before` and those it drops. */
+  async #applyMemberChanges(
+    tx: StoreTransaction,
+    group: Group,
+    before: ScimResource,
+    after: ScimResource,
+  ): Promise<void> {
+    const was = new Set(memberIds(before));
+    const now = memberIds(after);
+    const is = new Set(now);
+    const added = now.filter((id) => !was.has(id));
+    const dropped = [...was].filter((id) => !is.has(id));
+    if (added.length + dropped.length === 0) return;
+    const members = await this.#resolveMembers(tx, [...added, ...dropped]);
+    for (const id of dropped) {
+      const found = members.get(id);
+      // A member since deleted is gone from the group already.
+      if (found === undefined || found === 'group' || found.userId === null || found.userName === null)
+        continue;
+      if (await tx.findGroupMember(group.id, found.userId))
+        await tx.removeUserFromGroup(group.name, found.userName);
+    }
+    for (const id of added) {
+      const user = requiredMember(id, members.get(id));
+      if (user) await tx.addUserToGroup(group.name, user.name);
+    }
+  }
+
+  /** What each SCIM member id stands for, in a few queries (see `findScimMembers`). */
+  async #resolveMembers(tx: StoreTransaction, ids: readonly string[]): Promise<Map<string, ResolvedMember>> {
+    const found = new Map<string, ResolvedMember>();
+    for (const m of await tx.findScimMembers(ids)) {
+      // An id of both a User and a Group (never made by this service) counts as the User.
+      if (m.resourceType === 'User') found.set(m.id, m);
+      else if (!found.has(m.id)) found.set(m.id, 'group');
+    }
+    return found;
   }
 
   /** Removes a user being deleted from every SCIM group document that lists it. */

@@ -51,12 +51,18 @@ export interface ScimRepository {
     resource: ScimResource,
     at: string,
   ): Promise<StoredScimResource>;
+  /**
+   * Replaces a resource at `expectedVersion`. `patch`: the new document came from a PATCH, so
+   * only what it changed needs applying (a group's added and removed members); otherwise (PUT)
+   * the document is applied whole.
+   */
   replace(
     type: ScimResourceTypeName,
     id: string,
     resource: ScimResource,
     expectedVersion: number,
     at: string,
+    options?: { readonly patch?: boolean },
   ): Promise<StoredScimResource>;
   delete(type: ScimResourceTypeName, id: string, expectedVersion?: number): Promise<void>;
   /**

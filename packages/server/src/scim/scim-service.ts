@@ -246,7 +246,9 @@ export class ScimService {
       if (changed) {
         await this.checkMembers(type, resource, stored.resource);
         try {
-          result = await this.repo.replace(typeName, id, resource, stored.version, this.now());
+          result = await this.repo.replace(typeName, id, resource, stored.version, this.now(), {
+            patch: true,
+          });
         } catch (error) {
           const retry =
             isAiamError(error) &&

@@ -6,6 +6,9 @@ import { beginMutation, insertUnique, staleOrMissing } from './operations-core.j
 
 type Row = Selectable<DatabaseSchema['scim_resources']>;
 
+/** Ids per query of `findScimMembers`: well under SQLite's and PostgreSQL's parameter limits. */
+const MEMBERS_PER_QUERY = 5000;
+
 /** The two SCIM resource types the store keeps documents of. */
 export type ScimRecordType = 'User' | 'Group';
 
@@ -95,6 +98,49 @@ export class ScimResourceOperations extends MlRegistryOperations {
       .where('id', '=', id)
       .executeTakeFirst();
     return r && toRecord(r);
+  }
+
+  /**
+   * What the SCIM ids a group's `members` name stand for: the resource type of each id found
+   * and, for a User, its aiam user's id and name (null when that user is gone). Ids found for
+   * both types come back twice. A few queries however many ids, so that a PATCH adding one
+   * member to a large group does not cost a query per member.
+   */
+  async findScimMembers(
+    ids: readonly string[],
+  ): Promise<{ id: string; resourceType: ScimRecordType; userId: string | null; userName: string | null }[]> {
+    const out: {
+      id: string;
+      resourceType: ScimRecordType;
+      userId: string | null;
+      userName: string | null;
+    }[] = [];
+    for (let i = 0; i < ids.length; i += MEMBERS_PER_QUERY) {
+      const rows = await this.db
+        .selectFrom('scim_resources')
+        .leftJoin('users', (j) =>
+          j
+            .onRef('users.id', '=', 'scim_resources.principal_id')
+            .on('scim_resources.resource_type', '=', 'User'),
+        )
+        .select([
+          'scim_resources.id as id',
+          'scim_resources.resource_type as resource_type',
+          'users.id as user_id',
+          'users.name as user_name',
+        ])
+        .where('scim_resources.id', 'in', ids.slice(i, i + MEMBERS_PER_QUERY))
+        .execute();
+      for (const r of rows) {
+        out.push({
+          id: r.id,
+          resourceType: r.resource_type as ScimRecordType,
+          userId: r.user_id,
+          userName: r.user_name,
+        });
+      }
+    }
+    return out;
   }
 
   /** The SCIM resources bound to these aiam principal ids. */

@@ -966,6 +966,27 @@ export class StoreOperations extends ScimResourceOperations {
       throw new NotFoundError(`user "${userName}" is not in group "${groupName}"`);
   }
 
+  /** The ids and names of a group's members, in no order: a cheap read for syncing a large group. */
+  async listGroupMemberIds(groupId: string): Promise<{ id: string; name: string }[]> {
+    return this.#db
+      .selectFrom('group_members')
+      .innerJoin('users', 'users.id', 'group_members.user_id')
+      .select(['users.id as id', 'users.name as name'])
+      .where('group_members.group_id', '=', groupId)
+      .execute();
+  }
+
+  /** Whether a user (by id) is a member of a group (by id); a read, hence the `find` name. */
+  async findGroupMember(groupId: string, userId: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('group_members')
+      .select('user_id')
+      .where('group_id', '=', groupId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** The members of a group. */
   async listGroupMembers(groupName: string): Promise<User[]> {
     const g = await this.#requireGroup(groupName);

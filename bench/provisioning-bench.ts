@@ -18,8 +18,8 @@ import type { ProvisioningServerReady } from './provisioning-bench-server.js';
  * of 10,000 users through POST /scim/v2/Users with a provisioning token over a few concurrent
  * connections (users per second). Both on SQLite and on PostgreSQL (a fresh database per server,
  * dropped afterwards; skipped when PostgreSQL is not reachable). SCIM then creates 100 groups, adds
- * 2,000 memberships one PATCH each and deactivates 1,000 users (ops per second). `--quick`: a
- * tenth of the sizes.
+ * 2,000 memberships one PATCH each, grows one group to 2,000 members one PATCH at a time (one
+ * connection) and deactivates 1,000 users (ops per second). `--quick`: a tenth of the sizes.
  * `AIAM_BENCH_CPU_PROF=DIR` profiles the server and client children (`--cpu-prof`).
  */
 export const provisioningBench: BenchArea = {
@@ -43,6 +43,7 @@ interface Sizes {
   readonly scimUsers: number;
   readonly scimGroups: number;
   readonly scimMemberships: number;
+  readonly scimBigGroup: number;
   readonly scimDeactivations: number;
 }
 
@@ -200,6 +201,8 @@ interface ScimRun {
   readonly listed: number;
   /** Group memberships added one PATCH each, and how long they took. */
   readonly memberships: { readonly done: number; readonly ms: number };
+  /** One group grown member by member (one PATCH each, one connection). */
+  readonly bigGroup: { readonly done: number; readonly ms: number };
   /** Users deactivated (PATCH active=false), and how long it took. */
   readonly deactivations: { readonly done: number; readonly ms: number };
   readonly serverPeakKiB: number;
@@ -243,6 +246,7 @@ async function benchScim(backend: Backend, sizes: Sizes): Promise<ScimRun> {
       ok: number,
       send: (i: number) => Promise<Response>,
       onOk?: (i: number, body: string) => void,
+      connections = SCIM_CONNECTIONS,
     ) => {
       let next = 0;
       let done = 0;
@@ -261,7 +265,7 @@ async function benchScim(backend: Backend, sizes: Sizes): Promise<ScimRun> {
         }
       };
       const t0 = performance.now();
-      await Promise.all(Array.from({ length: SCIM_CONNECTIONS }, worker));
+      await Promise.all(Array.from({ length: connections }, worker));
       return { done, ms: performance.now() - t0 };
     };
     const scim = (method: string, path: string, body: unknown) =>
@@ -303,6 +307,22 @@ async function benchScim(backend: Backend, sizes: Sizes): Promise<ScimRun> {
         patch([{ op: 'add', path: 'members', value: [{ value: userIds[i % userIds.length] }] }]),
       ),
     );
+    const big = (await scim('POST', '/Groups', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: 'everyone',
+    }).then((r) => r.json())) as { id: string };
+    const bigGroup = await phase(
+      sizes.scimBigGroup,
+      204,
+      (i) =>
+        scim(
+          'PATCH',
+          `/Groups/${big.id}`,
+          patch([{ op: 'add', path: 'members', value: [{ value: userIds[i] }] }]),
+        ),
+      undefined,
+      1,
+    );
     const deactivations = await phase(sizes.scimDeactivations, 200, (i) =>
       scim(
         'PATCH',
@@ -317,6 +337,7 @@ async function benchScim(backend: Backend, sizes: Sizes): Promise<ScimRun> {
       failed,
       listed,
       memberships,
+      bigGroup,
       deactivations,
       serverPeakKiB: await peakRssKiB(ready.pid),
     };
@@ -332,6 +353,7 @@ async function runProvisioningBench(options: BenchOptions): Promise<BenchOutcome
     scimUsers: 10_000 / scale,
     scimGroups: 100 / scale,
     scimMemberships: 2_000 / scale,
+    scimBigGroup: 2_000 / scale,
     scimDeactivations: 1_000 / scale,
   };
   const backends = [sqlite];
@@ -373,6 +395,7 @@ async function runProvisioningBench(options: BenchOptions): Promise<BenchOutcome
         run.created === sizes.scimUsers &&
         run.listed === sizes.scimUsers &&
         run.memberships.done === sizes.scimMemberships &&
+        run.bigGroup.done === sizes.scimBigGroup &&
         run.deactivations.done === sizes.scimDeactivations;
       ok &&= good;
       scimRows.push([
@@ -381,6 +404,7 @@ async function runProvisioningBench(options: BenchOptions): Promise<BenchOutcome
         seconds(run.ms),
         formatRate((run.created * 1000) / run.ms),
         `${run.memberships.done} in ${seconds(run.memberships.ms)} (${formatRate((run.memberships.done * 1000) / run.memberships.ms)})`,
+        `${run.bigGroup.done} in ${seconds(run.bigGroup.ms)} (${formatRate((run.bigGroup.done * 1000) / run.bigGroup.ms)})`,
         `${run.deactivations.done} in ${seconds(run.deactivations.ms)} (${formatRate((run.deactivations.done * 1000) / run.deactivations.ms)})`,
         mib(run.serverPeakKiB),
         good ? 'ok' : `FAILED (${run.failed} refused, ${run.listed} listed)`,
@@ -412,6 +436,7 @@ async function runProvisioningBench(options: BenchOptions): Promise<BenchOutcome
         'time',
         'users/s',
         'memberships (PATCH, one each), per s',
+        'one group grown (PATCH, one each), per s',
         'deactivations (PATCH), per s',
         'server peak RSS',
         'check',

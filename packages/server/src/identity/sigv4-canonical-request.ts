@@ -126,6 +126,11 @@ const ABNORMAL_SEGMENT = /\/\/|\/\.\.?(?:\/|$)/;
 export function normalizePath(path: string): string {
   // Most paths are normal already: no empty, `.` or `..` segment.
   if (path.startsWith('/') && !ABNORMAL_SEGMENT.test(path)) return path;
+  return normalizeSegments(path);
+}
+
+/** `normalizePath` segment by segment, for any path (exported for its property test). */
+export function normalizeSegments(path: string): string {
   const out: string[] = [];
   for (const s of path.split('/')) {
     if (s === '' || s === '.') continue;

@@ -12,6 +12,15 @@ const MEMBERS_PER_QUERY = 5000;
 /** The two SCIM resource types the store keeps documents of. */
 export type ScimRecordType = 'User' | 'Group';
 
+/** What a SCIM id in a group's `members` stands for (`findScimMembers`). */
+export interface ScimMember {
+  id: string;
+  resourceType: ScimRecordType;
+  /** For a User: its aiam user's id and name, null when that user is gone. */
+  userId: string | null;
+  userName: string | null;
+}
+
 /**
  * A SCIM resource as provisioned: the aiam principal it stands for (`principalId`: the user's or
  * group's unique id), the indexed attributes and the full SCIM document as JSON text.
@@ -106,15 +115,8 @@ export class ScimResourceOperations extends MlRegistryOperations {
    * both types come back twice. A few queries however many ids, so that a PATCH adding one
    * member to a large group does not cost a query per member.
    */
-  async findScimMembers(
-    ids: readonly string[],
-  ): Promise<{ id: string; resourceType: ScimRecordType; userId: string | null; userName: string | null }[]> {
-    const out: {
-      id: string;
-      resourceType: ScimRecordType;
-      userId: string | null;
-      userName: string | null;
-    }[] = [];
+  async findScimMembers(ids: readonly string[]): Promise<ScimMember[]> {
+    const out: ScimMember[] = [];
     for (let i = 0; i < ids.length; i += MEMBERS_PER_QUERY) {
       const rows = await this.db
         .selectFrom('scim_resources')
